@@ -1,0 +1,145 @@
+"""The records every part reads: passages, model requests and replies, steps.
+
+Interfaces come before implementations: the policy needs only these, a backend
+(``jupyter_warp.llm.Backend``) and a searcher (``jupyter_warp.corpus.Searcher``).
+Every record round-trips through ``to_dict``/``from_dict`` (plain JSON types).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any, Protocol, Sequence, TypeVar
+
+T = TypeVar("T")
+
+
+def _from_dict(cls: type[T], data: dict[str, Any]) -> T:
+    """Build a dataclass from a dict, ignoring keys a newer version may have added."""
+    names = {f.name for f in fields(cls)}  # type: ignore[arg-type]
+    return cls(**{k: v for k, v in data.items() if k in names})
+
+
+@dataclass
+class Passage:
+    """A retrievable piece of a document, with enough location to cite it exactly."""
+
+    doc_id: str
+    """Stable id of the passage in the index (path plus passage number)."""
+    text: str
+    path: str
+    title: str = ""
+    page: int | None = None
+    start: int = 0
+    end: int = 0
+    heading: str = ""
+    """Heading path inside the document, ``"Intro > Background"``."""
+    score: float = 0.0
+
+    def location(self) -> str:
+        """Where the passage is: file, page and heading, for reference lists."""
+        parts = [self.path]
+        if self.page is not None:
+            parts.append(f"p. {self.page}")
+        if self.heading:
+            parts.append(f"§ {self.heading}")
+        parts.append(f"chars {self.start}-{self.end}")
+        return ", ".join(parts)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "Passage":
+        return _from_dict(cls, data)
+
+
+class Searcher(Protocol):
+    """What the policy needs from a corpus."""
+
+    def search_many(self, queries: Sequence[str], k: int) -> list[Passage]:
+        """Top ``k`` passages for 1 to 5 keyword queries, shared out, de-duplicated."""
+        ...
+
+
+@dataclass
+class ChatRequest:
+    """One prompt for the model: a single user message, optionally constrained."""
+
+    prompt: str
+    grammar: str | None = None
+    """A GBNF grammar (the dialect xgrammar and llama.cpp both read) the reply must match."""
+    max_tokens: int = 1024
+    temperature: float = 0.7
+    top_p: float = 0.8
+    seed: int | None = None
+
+    def messages(self) -> list[dict[str, str]]:
+        return [{"role": "user", "content": self.prompt}]
+
+
+@dataclass
+class Completion:
+    """A model's reply to one request."""
+
+    text: str
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    latency_s: float = 0.0
+    finish_reason: str = "stop"
+    """``stop``, ``length`` (cut off at max_tokens) or ``error``."""
+    error: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "Completion":
+        return _from_dict(cls, data)
+
+
+@dataclass
+class Step:
+    """One model turn of the WARP loop, as the widgets, the checkpoint and the bench read it."""
+
+    index: int
+    state: str
+    """``search``, ``init_plan``, ``write`` or ``extend_plan``."""
+    position: str | None = None
+    """The node the step worked for (the cursor), if any."""
+    prompt: str = ""
+    reply: str = ""
+    thought: str = ""
+    action: dict[str, Any] | None = None
+    error: str | None = None
+    """Why the reply was rejected; the state is then retried or falls back."""
+    fallback: str | None = None
+    """What the engine did instead after repeated failures, if anything."""
+    passages: list[Passage] = field(default_factory=list)
+    """Passages shown to the model (write, init_plan) or retrieved (search)."""
+    keys: list[int] = field(default_factory=list)
+    """Run-wide citation keys of ``passages``, in the same order."""
+    diff: list[str] = field(default_factory=list)
+    """What changed in the report, one line per change."""
+    cut: dict[str, int] = field(default_factory=dict)
+    """What the prompt budgeter dropped to fit the context window."""
+    removed_citations: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    latency_s: float = 0.0
+    started_at: float = 0.0
+    ended_at: float = 0.0
+    next_state: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "Step":
+        step = _from_dict(cls, data)
+        step.passages = [Passage.from_dict(p) for p in data.get("passages", [])]
+        return step
