@@ -1,4 +1,4 @@
-"""``jupyter-warp index|search|run|batch``: argument parsing and dispatch only."""
+"""``jupyter-warp index|search|run|demo``: argument parsing and dispatch only."""
 
 from __future__ import annotations
 
@@ -7,6 +7,18 @@ import sys
 from typing import Sequence
 
 from .errors import WarpError
+
+
+def _add_run_options(p: argparse.ArgumentParser, defaults: dict[str, object] | None = None) -> None:
+    d = defaults or {}
+    p.add_argument("--index", default=d.get("index"), help="index folder (default: .warp/index)")
+    p.add_argument("--model", default=d.get("model"), help="backend spec: smollm2 (default), transformers:ID, llamacpp:GGUF, openai:URL[#MODEL], vllm:MODEL")
+    p.add_argument("--max-steps", type=int, default=d.get("max_steps"), help="model turns at most (default 140)")
+    p.add_argument("--max-extends", type=int, default=d.get("max_extends"), help="deepening rounds at most (default 5)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="any other WarpConfig setting, e.g. --set k=5 --set temperature=0.3")
+    p.add_argument("--no-grammar", action="store_true", help="do not constrain replies with a grammar")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -26,6 +38,18 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--index", default=".warp/index")
     p.add_argument("-k", type=int, default=10, help="passages to print (default 10)")
 
+    p = sub.add_parser("run", help="research QUESTION and write a report (or --resume RUN_DIR)")
+    p.add_argument("question", nargs="?", help="the research question")
+    p.add_argument("--resume", metavar="RUN_DIR", help="continue an interrupted run; no completed step is redone")
+    p.add_argument("--out", help="write the report here (.md or .ipynb; default RUN_DIR/report.md)")
+    p.add_argument("--run-dir", help="where the run's state lives (default .warp/runs/<id>)")
+    _add_run_options(p)
+
+    p = sub.add_parser("demo", help="index the Python language reference shipped with CPython and write a report on it")
+    p.add_argument("--out-dir", default="out/demo")
+    p.add_argument("--question", default=None, help="research question (default: one about Python's exceptions)")
+    _add_run_options(p)
+
     return parser
 
 
@@ -41,11 +65,17 @@ def main(argv: Sequence[str] | None = None) -> int:
             from .corpus.commands import search_command
 
             return search_command(args.query, args.index, k=args.k)
+        from . import commands
+
+        if args.command == "run":
+            return commands.run_command(args)
+        if args.command == "demo":
+            return commands.demo_command(args)
     except WarpError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
+        print("interrupted: the run is saved; continue it with `jupyter-warp run --resume RUN_DIR`", file=sys.stderr)
         return 130
     return 0
 

@@ -23,6 +23,8 @@ class WarpConfig:
     k: int = 10
     """Passages shown after every later search (to the writer)."""
     max_keywords: int = 5
+    passage_max_chars: int = 1200
+    """Characters of each passage shown in a prompt."""
     min_sections: int = 3
     max_sections: int = 12
     min_subsections: int = 2

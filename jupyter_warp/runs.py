@@ -1,0 +1,243 @@
+"""A run on disk: ``state.json`` rewritten atomically after every step, ``steps.jsonl``
+appended, so that a run interrupted by Ctrl-C, a crash or a dead model server resumes
+where it stopped and no completed step is redone.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import time
+import uuid
+from pathlib import Path
+from typing import Any, Callable
+
+from .actions import query_language
+from .config import WarpConfig
+from .errors import ConfigError, RunError
+from .llm.base import Backend
+from .output import cells_payload, outline_payload, report_markdown, save_report
+from .policy import ModelInfo, WarpPolicy
+from .prompts import PromptRenderer
+from .records import Searcher, Step
+from .report import Report
+from .state import DONE, FAILED, RUNNING, STOPPED, RunState
+
+StepHook = Callable[["Run", Step], None]
+
+
+def new_run_id(question: str) -> str:
+    slug = "-".join(re.findall(r"[a-z0-9]+", question.lower())[:4])[:32] or "run"
+    return f"{time.strftime('%Y%m%d-%H%M%S')}-{slug}-{uuid.uuid4().hex[:4]}"
+
+
+def _fsync_append(path: Path, line: str) -> None:
+    with path.open("a", encoding="utf-8") as f:
+        f.write(line + "\n")
+        f.flush()
+        os.fsync(f.fileno())
+
+
+class Run:
+    """One research question's run: its state, its steps, and how to take the next one."""
+
+    def __init__(self, state: RunState, run_dir: Path, backend: Backend | None = None,
+                 searcher: Searcher | None = None) -> None:
+        self.state = state
+        self.dir = run_dir
+        self._backend = backend
+        self._searcher = searcher
+        self._policy: WarpPolicy | None = None
+        self._steps: list[Step] | None = None
+
+    # Creating and resuming.
+    @classmethod
+    def create(cls, question: str, config: WarpConfig | None = None, *, run_dir: str | Path | None = None,
+               backend: Backend | None = None, searcher: Searcher | None = None,
+               run_root: str | Path = ".warp/runs") -> "Run":
+        question = (question or "").strip()
+        if not question:
+            raise ConfigError("the research question is empty: give the question to research")
+        config = config or WarpConfig()
+        run_id = new_run_id(question)
+        path = Path(run_dir) if run_dir else Path(run_root) / run_id
+        if (path / "state.json").exists():
+            raise RunError(f"{path} already holds a run: resume it with `jupyter-warp run --resume {path}` or pick another --run-dir")
+        path.mkdir(parents=True, exist_ok=True)
+        state = RunState(run_id=run_id, query=question, config=config, report=Report(query=question),
+                         language=query_language(question))
+        run = cls(state, path, backend, searcher)
+        run.save()
+        (path / "steps.jsonl").touch()
+        return run
+
+    @classmethod
+    def resume(cls, run_dir: str | Path, *, backend: Backend | None = None, searcher: Searcher | None = None,
+               **overrides: Any) -> "Run":
+        """Load a run; ``overrides`` change settings such as ``max_steps`` or ``model``."""
+        path = Path(run_dir)
+        state_file = path / "state.json"
+        if not state_file.is_file():
+            raise RunError(f"no run at {path} (no state.json): start one with `jupyter-warp run QUESTION`")
+        try:
+            state = RunState.from_dict(json.loads(state_file.read_text(encoding="utf-8")))
+        except (json.JSONDecodeError, KeyError, TypeError) as exc:
+            raise RunError(f"{state_file} is unreadable ({exc}); the step log {path / 'steps.jsonl'} is intact") from None
+        state.config = state.config.replace(**overrides)
+        if state.status in (FAILED, STOPPED):
+            state.status, state.failures, state.stop_reason = RUNNING, 0, ""
+        if state.status == DONE and state.step < state.config.max_steps and overrides.get("max_extends", 0) > state.extend_count:
+            state.status, state.state, state.stop_reason = RUNNING, "extend_plan", ""
+        return cls(state, path, backend, searcher)
+
+    # Lazy collaborators, so that loading a run to look at it needs no model.
+    @property
+    def backend(self) -> Backend:
+        if self._backend is None:
+            from .llm import get_backend
+
+            self._backend = get_backend(self.state.config.model)
+        return self._backend
+
+    @property
+    def searcher(self) -> Searcher:
+        if self._searcher is None:
+            from .corpus import open_index
+
+            self._searcher = open_index(self.state.config.index)
+        return self._searcher
+
+    @property
+    def policy(self) -> WarpPolicy:
+        if self._policy is None:
+            backend = self.backend
+            info = ModelInfo(backend.count_tokens, backend.context_window, backend.supports_grammar)
+            self._policy = WarpPolicy(self.state, self.searcher, info, PromptRenderer(self.state.config.prompts_dir))
+        return self._policy
+
+    # Stepping.
+    @property
+    def done(self) -> bool:
+        return self.state.finished
+
+    def step(self) -> Step | None:
+        """Take one model turn and checkpoint it; None when the run is over."""
+        turn = self.policy.prepare()
+        if turn is None:
+            self.save()
+            return None
+        completion = self.backend.generate([turn.request])[0]
+        return self.record(self.policy.apply(turn, completion))
+
+    def record(self, step: Step) -> Step:
+        """Checkpoint after a step: state first (atomically), then the step log."""
+        self.state.wall_s += max(0.0, step.ended_at - step.started_at)
+        self.save()
+        _fsync_append(self.dir / "steps.jsonl", json.dumps(step.to_dict(), ensure_ascii=False))
+        if self._steps is not None:
+            self._steps.append(step)
+        return step
+
+    def run(self, max_steps: int | None = None, *, on_step_start: Callable[["Run"], None] | None = None,
+            on_step_end: StepHook | None = None, on_error: Callable[["Run", BaseException], None] | None = None,
+            should_stop: Callable[[], bool] | None = None) -> "Run":
+        """Step until done, ``max_steps`` more steps, or ``should_stop()``; saved after each step."""
+        taken = 0
+        try:
+            while not self.done and (max_steps is None or taken < max_steps):
+                if should_stop and should_stop():
+                    break
+                if on_step_start:
+                    on_step_start(self)
+                step = self.step()
+                if step is None:
+                    break
+                taken += 1
+                if on_step_end:
+                    on_step_end(self, step)
+        except BaseException as exc:
+            if on_error:
+                on_error(self, exc)
+            raise
+        finally:
+            self.save()
+        return self
+
+    def save(self) -> None:
+        tmp = self.dir / ".state.json.tmp"
+        tmp.write_text(json.dumps(self.state.to_dict(), ensure_ascii=False, indent=1), encoding="utf-8")
+        tmp.replace(self.dir / "state.json")
+
+    # Reading.
+    @property
+    def steps(self) -> list[Step]:
+        if self._steps is None:
+            self._steps = []
+            log = self.dir / "steps.jsonl"
+            if log.exists():
+                for line in log.read_text(encoding="utf-8").splitlines():
+                    if line.strip():
+                        step = Step.from_dict(json.loads(line))
+                        if step.index <= self.state.step:
+                            self._steps.append(step)
+        return self._steps
+
+    @property
+    def report(self) -> Report:
+        return self.state.report
+
+    @property
+    def run_id(self) -> str:
+        return self.state.run_id
+
+    def summary(self) -> dict[str, Any]:
+        s = self.state
+        return {"run_id": s.run_id, "status": s.status, "steps": s.step, **s.counters,
+                "extend_count": s.extend_count, "wall_s": round(s.wall_s, 1), "stop_reason": s.stop_reason}
+
+    def summary_line(self) -> str:
+        c = self.summary()
+        return (f"{c['status']}: {c['steps']} steps, {c['searches']} searches, {c['extends']} extends, "
+                f"{c['writes']} sections written, tokens in/out {c['tokens_in']}/{c['tokens_out']}, "
+                f"wall {c['wall_s']:.1f} s" + (f" ({c['stop_reason']})" if c["stop_reason"] else ""))
+
+    def to_markdown(self) -> str:
+        return report_markdown(self.state)
+
+    def to_cells(self) -> dict[str, Any]:
+        return cells_payload(self.state)
+
+    def outline(self) -> dict[str, Any]:
+        return outline_payload(self.state)
+
+    def save_report(self, path: str | Path) -> Path:
+        return save_report(self.state, path)
+
+    # The user's edits between steps.
+    def edit(self, op: str, position: str | None = None, **kwargs: Any) -> list[str]:
+        """``rename``, ``replan``, ``delete``, ``lock``, ``unlock`` or ``add``; logged in edits.jsonl."""
+        r = self.state.report
+        ops: dict[str, Callable[[], list[str]]] = {
+            "rename": lambda: r.rename(_need(position), kwargs["title"]),
+            "replan": lambda: r.replan(_need(position), kwargs["plan"], kwargs.get("rewrite", False)),
+            "delete": lambda: r.delete(_need(position)),
+            "lock": lambda: r.lock(_need(position), True),
+            "unlock": lambda: r.lock(_need(position), False),
+            "add": lambda: r.add(kwargs["title"], kwargs.get("plan", ""), parent=position, index=kwargs.get("index")),
+        }
+        if op not in ops:
+            raise ConfigError(f"unknown edit {op!r}; use one of {', '.join(ops)}")
+        diff = ops[op]()
+        if self.state.state == "done" and r.next_unwritten() is not None:
+            self.state.state, self.state.status, self.state.stop_reason = "search", RUNNING, ""
+        self.save()
+        _fsync_append(self.dir / "edits.jsonl", json.dumps(
+            {"after_step": self.state.step, "op": op, "position": position, **kwargs, "diff": diff}, ensure_ascii=False))
+        return diff
+
+
+def _need(position: str | None) -> str:
+    if not position:
+        raise ConfigError("this edit needs a position such as section-2.1")
+    return position

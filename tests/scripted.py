@@ -1,0 +1,89 @@
+"""Test doubles for the loop's logic: a backend that answers through a script, and an
+in-memory searcher. The real model and server are tested in test_llm_* and test_e2e_*."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Callable, Sequence
+
+from jupyter_warp.llm.base import Backend
+from jupyter_warp.records import ChatRequest, Completion, Passage
+
+
+def reply(action: str | dict, thought: str = "reasoning") -> str:
+    body = json.dumps(action) if isinstance(action, dict) else action
+    return f"<thought>{thought}</thought>\n<action>{body}</action>"
+
+
+def shown_keys(prompt: str) -> list[int]:
+    """The passage keys a writer prompt shows, in order."""
+    return [int(k) for k in re.findall(r"^\[(\d+)\] \(", prompt, re.MULTILINE)]
+
+
+def plan(n: int = 3, title: str = "Report") -> dict:
+    return {"name": "init-plan", "title": title,
+            "sections": [{"title": f"Part {i}", "plan": f"cover part {i}"} for i in range(1, n + 1)]}
+
+
+def good_script(extend: dict | None = None) -> Callable[[ChatRequest], str]:
+    """Answers every state validly; deepens once with ``extend`` then says nop."""
+    extended = []
+
+    def script(request: ChatRequest) -> str:
+        p = request.prompt
+        if "You are the searcher" in p:
+            return reply({"name": "search", "keywords": ["alpha", "beta"]})
+        if "You are the planner" in p:
+            return reply(plan())
+        if "You are the writer" in p:
+            keys = shown_keys(p)
+            return reply(f"A section body long enough to pass the checks, citing evidence [{keys[0]}] and [{keys[-1]}].")
+        if extend and not extended:
+            extended.append(1)
+            return reply(extend)
+        return reply({"name": "nop"})
+
+    return script
+
+
+class ScriptedBackend(Backend):
+    name = "scripted"
+
+    def __init__(self, script: Callable[[ChatRequest], str], context_window: int = 8192,
+                 supports_grammar: bool = True) -> None:
+        self.script = script
+        self.context_window = context_window
+        self.supports_grammar = supports_grammar
+        self.requests: list[ChatRequest] = []
+        self.calls = 0
+
+    def generate(self, requests: Sequence[ChatRequest]) -> list[Completion]:
+        self.calls += 1
+        self.requests += requests
+        return [Completion(self.script(r), prompt_tokens=self.count_tokens(r.prompt), completion_tokens=7,
+                           latency_s=0.001) for r in requests]
+
+    def count_tokens(self, text: str) -> int:
+        return len(text) // 4 + 1
+
+
+class MemorySearcher:
+    """Returns ``per_query`` passages per keyword, ids derived from the keyword."""
+
+    def __init__(self, per_query: int = 3, empty: bool = False, text_len: int = 40) -> None:
+        self.per_query = per_query
+        self.empty = empty
+        self.text_len = text_len
+        self.queries: list[list[str]] = []
+
+    def search_many(self, queries: Sequence[str], k: int) -> list[Passage]:
+        self.queries.append(list(queries))
+        if self.empty:
+            return []
+        out = []
+        for q in queries:
+            for i in range(self.per_query):
+                out.append(Passage(doc_id=f"{q}#{i}", text=f"{q} evidence {i} " * self.text_len,
+                                   path=f"docs/{q}.md", title=q.title(), heading="Intro", start=i * 10, end=i * 10 + 9))
+        return out[:k]

@@ -1,0 +1,95 @@
+import pytest
+
+from jupyter_warp import actions
+from jupyter_warp.actions import ActionError
+from jupyter_warp.config import WarpConfig
+from jupyter_warp.report import Report
+
+C = WarpConfig()
+
+
+def test_split_drops_think_blocks_and_tags():
+    text = "<think>secret plan</think><thought>I need <b>data</b></thought>\n<action>{\"name\": \"search\"}</action>"
+    reply = actions.split_reply(text)
+    assert reply.thought == "I need <b>data</b>"
+    assert reply.action_text == '{"name": "search"}' and reply.closed
+    cut = actions.split_reply("<thought>x</thought><action>some text that was cut")
+    assert not cut.closed and cut.action_text == "some text that was cut"
+    with pytest.raises(ActionError, match="no <action>"):
+        actions.split_reply("just prose, no tags")
+    unterminated = actions.split_reply("<think>rambling <thought>t</thought><action>{}</action>")
+    assert unterminated.thought == "t"
+
+
+def test_json_repair_and_name_normalised():
+    data = actions.parse_json_action('{"name": "init_plan", "title": "T", "sections": [{"title": "a", "plan": "b"},]')
+    assert data["name"] == "init-plan" and data["sections"][0]["title"] == "a"
+    with pytest.raises(ActionError):
+        actions.parse_json_action("not json at all")
+    with pytest.raises(ActionError, match="no name"):
+        actions.parse_json_action('{"keywords": ["x"]}')
+
+
+def test_search_validation():
+    assert actions.validate_search({"name": "search", "keywords": ["a", "a", " b "]}, C)["keywords"] == ["a", "b"]
+    with pytest.raises(ActionError, match="not allowed"):
+        actions.validate_search({"name": "nop"}, C)
+    with pytest.raises(ActionError, match="1 to 5"):
+        actions.validate_search({"name": "search", "keywords": ["", " "]}, C)
+    with pytest.raises(ActionError, match="at most 5"):
+        actions.validate_search({"name": "search", "keywords": list("abcdef")}, C)
+
+
+def sections(n):
+    return [{"title": f"t{i}", "plan": f"p{i}"} for i in range(n)]
+
+
+def test_init_plan_bounds():
+    ok = actions.validate_init_plan({"name": "init-plan", "title": "T", "sections": sections(3)}, C)
+    assert len(ok["sections"]) == 3
+    for n in (2, 13):
+        with pytest.raises(ActionError, match="3 to 12"):
+            actions.validate_init_plan({"name": "init-plan", "title": "T", "sections": sections(n)}, C)
+    with pytest.raises(ActionError, match="title"):
+        actions.validate_init_plan({"name": "init-plan", "title": "", "sections": sections(3)}, C)
+    with pytest.raises(ActionError, match="repeat"):
+        actions.validate_init_plan({"name": "init-plan", "title": "T", "sections": sections(2) + sections(1)}, C)
+
+
+def test_extend_validation():
+    r = Report("q")
+    r.init_plan("T", sections(3))
+    r.extend("section-1", sections(2))
+    r.extend("section-1.1", sections(2))
+    r.lock("section-3")
+    ext = lambda pos, n=2: {"name": "extend-plan", "position": pos, "subsections": sections(n)}  # noqa: E731
+    assert actions.validate_extend(ext("Section-2"), r, C)["position"] == "section-2"
+    assert actions.validate_extend({"name": "nop"}, r, C) == {"name": "nop"}
+    for action, msg in [(ext("section-9"), "does not exist"), (ext("section-1"), "already has"),
+                        (ext("section-1.1.1"), "deepest"), (ext("section-3"), "locked"),
+                        (ext("section-2", 1), "2 to 7"), (ext("section-2", 8), "2 to 7"), (ext("part two"), "bad position"),
+                        ({"name": "search", "keywords": ["x"]}, "not allowed")]:
+        with pytest.raises(ActionError, match=msg):
+            actions.validate_extend(action, r, C)
+
+
+def test_write_validation():
+    body = "This section explains the result in enough words to pass the length check [3] and more [4][99]."
+    checked = actions.validate_write(body, [3, 4], "en", C)
+    assert checked.cited == [3, 4] and checked.removed == 1 and "[99]" not in checked.text
+    for text, msg in [("# Heading\n" + body, "headings"), ("Too short [3].", "too short"),
+                      ("A long enough text that cites nothing at all, only unknown keys [8].", "cite 1 to 12"),
+                      ("这是一个用中文写的段落，它足够长，可以通过长度检查，并且引用了证据 [3]。" * 2, "English")]:
+        with pytest.raises(ActionError, match=msg):
+            actions.validate_write(text, [3, 4], "en", C)
+    zh = "这是一个用中文写的段落，它足够长，可以通过长度检查，并且引用了证据 [3]。" * 2
+    assert actions.validate_write(zh, [3], "zh", C).cited == [3]
+    with pytest.raises(ActionError, match="Chinese"):
+        actions.validate_write(body, [3, 4], "zh", C)
+    stray = actions.validate_write("<action>" + body + "</thought>", [3, 4], "en", C)
+    assert "<" not in stray.text
+
+
+def test_query_language():
+    assert actions.query_language("中国的新能源汽车产业如何发展？") == "zh"
+    assert actions.query_language("How do GPUs schedule warps?") == "en"
