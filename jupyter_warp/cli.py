@@ -45,6 +45,15 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--run-dir", help="where the run's state lives (default .warp/runs/<id>)")
     _add_run_options(p)
 
+    p = sub.add_parser("batch", help="research every question of a JSONL file: one executed notebook each, or --lockstep")
+    p.add_argument("questions", metavar="QUESTIONS.jsonl", help='one {"id": ..., "question": ...} per line')
+    p.add_argument("--notebook", metavar="TEMPLATE", help="papermill template (default: notebooks/batch_template.ipynb)")
+    p.add_argument("--out-dir", default="out/batch", help="one folder per question here (default out/batch)")
+    p.add_argument("--parallel", type=int, default=1, help="notebooks executed at once (default 1)")
+    p.add_argument("--lockstep", action="store_true", help="all questions in this process, one batched model call per step")
+    p.add_argument("--kernel", default=None, help="kernel name for papermill (default: the notebook's)")
+    _add_run_options(p)
+
     p = sub.add_parser("demo", help="index the Python language reference shipped with CPython and write a report on it")
     p.add_argument("--out-dir", default="out/demo")
     p.add_argument("--question", default=None, help="research question (default: one about Python's exceptions)")
@@ -69,6 +78,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         if args.command == "run":
             return commands.run_command(args)
+        if args.command == "batch":
+            return commands.batch_command(args)
         if args.command == "demo":
             return commands.demo_command(args)
     except WarpError as exc:

@@ -4,6 +4,7 @@ progress bar, write the report, print one closing line."""
 from __future__ import annotations
 
 import argparse
+import json
 import shutil
 import sys
 import time
@@ -115,6 +116,34 @@ def run_command(args: argparse.Namespace) -> int:
     drive(run, quiet=args.quiet)
     _finish(run, args.out)
     return 0 if run.state.status != "failed" else 1
+
+
+def batch_command(args: argparse.Namespace) -> int:
+    from .batch import load_questions, run_lockstep, run_papermill, summary_table
+
+    if args.parallel < 1:
+        raise ConfigError(f"--parallel must be at least 1, got {args.parallel}")
+    config = WarpConfig().replace(**overrides_from_args(args))
+    loaded = load_questions(args.questions)
+    bar = tqdm(total=len(loaded.questions), disable=args.quiet, unit="question", desc="batch", file=sys.stderr)
+    if args.lockstep:
+        bar.reset(total=config.max_steps)
+        bar.unit = "round"
+
+        def on_step(rounds: int, running: int) -> None:
+            bar.update(1)
+            bar.set_postfix_str(f"{running} running")
+
+        rows = run_lockstep(loaded.questions, config, args.out_dir, on_step=on_step)
+    else:
+        rows = run_papermill(loaded.questions, config, args.out_dir, template=args.notebook, parallel=args.parallel,
+                             kernel_name=args.kernel, on_done=lambda r: bar.update(1))
+    bar.close()
+    rows = loaded.problems + rows
+    print(summary_table(rows))
+    (Path(args.out_dir) / "summary.json").parent.mkdir(parents=True, exist_ok=True)
+    (Path(args.out_dir) / "summary.json").write_text(json.dumps([r.to_dict() for r in rows], indent=1), encoding="utf-8")
+    return 0 if all(r.status in ("done", "skipped") for r in rows) else 1
 
 
 def demo_command(args: argparse.Namespace) -> int:

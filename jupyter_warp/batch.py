@@ -1,0 +1,268 @@
+"""Many questions: one executed notebook per question (papermill), or all questions in one
+process in lockstep, each step one batched backend call for every question still running.
+
+Both paths write the same files per question under ``OUT_DIR/<id>/``: ``run/`` (the run
+state), ``report.md`` and ``report.ipynb``. A question whose report exists is skipped when
+the batch is run again; an interrupted one is resumed.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable, Sequence
+
+from .config import WarpConfig
+from .errors import BackendUnavailableError, ConfigError, WarpError
+from .llm.base import Backend
+from .records import Searcher
+from .runs import Run
+
+DEFAULT_TEMPLATE = Path(__file__).resolve().parent.parent / "notebooks" / "batch_template.ipynb"
+
+
+@dataclass
+class Question:
+    id: str
+    question: str
+
+
+@dataclass
+class BatchResult:
+    """One row of the summary table."""
+
+    id: str
+    question: str
+    status: str = "pending"
+    """``done``, ``failed``, ``skipped`` (already done), ``error`` (bad input or crash)."""
+    steps: int = 0
+    tokens_in: int = 0
+    tokens_out: int = 0
+    seconds: float = 0.0
+    output: str = ""
+    error: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class QuestionFile:
+    questions: list[Question] = field(default_factory=list)
+    problems: list[BatchResult] = field(default_factory=list)
+    """Lines that could not be used, each reported as an ``error`` row."""
+
+
+def _safe_id(value: Any) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "-", str(value)).strip("-.") or "q"
+
+
+def load_questions(path: str | Path) -> QuestionFile:
+    """Read JSONL lines ``{"id": ..., "question": ...}`` (``prompt`` is read as the question,
+    as in DeepResearch Bench); a bad line or a duplicate id becomes an error row."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"no questions file at {path}: give a JSONL file with one {{\"id\", \"question\"}} per line")
+    out = QuestionFile()
+    seen: set[str] = set()
+    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            data = json.loads(line)
+            if not isinstance(data, dict):
+                raise ValueError("not a JSON object")
+        except ValueError as exc:
+            out.problems.append(BatchResult(f"line-{n}", line[:60], "error", error=f"line {n} is not valid JSON: {exc}"))
+            continue
+        text = str(data.get("question") or data.get("prompt") or "").strip()
+        qid = _safe_id(data.get("id", f"q{n}"))
+        if not text:
+            out.problems.append(BatchResult(qid, "", "error", error=f"line {n} has no question"))
+        elif qid in seen:
+            out.problems.append(BatchResult(qid, text, "error", error=f"line {n}: duplicate id {qid}"))
+        else:
+            seen.add(qid)
+            out.questions.append(Question(qid, text))
+    return out
+
+
+def _result_from_run(q: Question, run: Run, folder: Path, started: float) -> BatchResult:
+    s = run.state
+    return BatchResult(q.id, q.question, "done" if s.status == "done" else s.status, s.step, s.counters["tokens_in"],
+                       s.counters["tokens_out"], round(time.time() - started, 2), str(folder / "report.md"),
+                       s.stop_reason if s.status != "done" else "")
+
+
+def _finished_result(q: Question, folder: Path) -> BatchResult | None:
+    """A question already done in an earlier batch, or None."""
+    state_file = folder / "run" / "state.json"
+    if not (folder / "report.md").is_file() or not state_file.is_file():
+        return None
+    state = json.loads(state_file.read_text(encoding="utf-8"))
+    if state.get("status") != "done":
+        return None
+    c = state.get("counters", {})
+    return BatchResult(q.id, q.question, "skipped", state.get("step", 0), c.get("tokens_in", 0), c.get("tokens_out", 0),
+                       0.0, str(folder / "report.md"))
+
+
+def open_or_create(q: Question, folder: Path, config: WarpConfig, backend: Backend | None,
+                   searcher: Searcher | None) -> Run:
+    run_dir = folder / "run"
+    if (run_dir / "state.json").is_file():
+        return Run.resume(run_dir, backend=backend, searcher=searcher)
+    return Run.create(q.question, config, run_dir=run_dir, backend=backend, searcher=searcher)
+
+
+def write_reports(run: Run, folder: Path) -> None:
+    run.save_report(folder / "report.md")
+    run.save_report(folder / "report.ipynb")
+
+
+def run_lockstep(questions: Sequence[Question], config: WarpConfig, out_dir: str | Path, *,
+                 backend: Backend | None = None, searcher: Searcher | None = None,
+                 on_step: Callable[[int, int], None] | None = None) -> list[BatchResult]:
+    """Step every question together; each round is one batched ``generate`` call."""
+    out = Path(out_dir)
+    results: dict[str, BatchResult] = {}
+    runs: dict[str, tuple[Question, Run, float]] = {}
+    for q in questions:
+        folder = out / q.id
+        done = _finished_result(q, folder)
+        if done:
+            results[q.id] = done
+            continue
+        try:
+            run = open_or_create(q, folder, config, backend, searcher)
+        except WarpError as exc:
+            results[q.id] = BatchResult(q.id, q.question, "error", error=str(exc))
+            continue
+        backend = backend or run.backend
+        searcher = searcher or run.searcher
+        run._backend, run._searcher = backend, searcher
+        runs[q.id] = (q, run, time.time())
+    rounds = 0
+    while runs:
+        turns = []
+        for qid, (q, run, started) in list(runs.items()):
+            try:
+                turn = run.policy.prepare()
+            except WarpError as exc:
+                results[qid] = BatchResult(q.id, q.question, "error", run.state.step, error=str(exc))
+                run.save()
+                del runs[qid]
+                continue
+            if turn is None:
+                write_reports(run, out / q.id)
+                results[qid] = _result_from_run(q, run, out / q.id, started)
+                del runs[qid]
+            else:
+                turns.append((qid, turn))
+        if not turns:
+            break
+        assert backend is not None
+        try:
+            completions = backend.generate([t.request for _, t in turns])
+        except BackendUnavailableError:
+            for q, run, _ in runs.values():
+                run.save()
+            raise
+        for (qid, turn), completion in zip(turns, completions):
+            q, run, started = runs[qid]
+            try:
+                run.record(run.policy.apply(turn, completion))
+            except Exception as exc:  # one question crashing must not stop the others
+                results[qid] = BatchResult(q.id, q.question, "error", run.state.step, error=f"{type(exc).__name__}: {exc}")
+                run.save()
+                del runs[qid]
+        rounds += 1
+        if on_step:
+            on_step(rounds, len(runs))
+    return [results[q.id] for q in questions if q.id in results]
+
+
+def run_papermill(questions: Sequence[Question], config: WarpConfig, out_dir: str | Path, *,
+                  template: str | Path | None = None, parallel: int = 1, kernel_name: str | None = None,
+                  on_done: Callable[[BatchResult], None] | None = None) -> list[BatchResult]:
+    """Execute the template notebook once per question, ``parallel`` at a time."""
+    import papermill
+
+    template = Path(template or DEFAULT_TEMPLATE)
+    if not template.is_file():
+        raise ConfigError(f"no notebook template at {template}: pass --notebook PATH")
+    out = Path(out_dir)
+
+    def one(q: Question) -> BatchResult:
+        folder = out / q.id
+        done = _finished_result(q, folder)
+        if done:
+            return done
+        folder.mkdir(parents=True, exist_ok=True)
+        started = time.time()
+        notebook = folder / "executed.ipynb"
+        params = {"question": q.question, "index": config.index, "model": config.model,
+                  "max_steps": config.max_steps, "max_extends": config.max_extends,
+                  "out_dir": str(folder.resolve()), "config_json": json.dumps(config.to_dict())}
+        error = ""
+        try:
+            papermill.execute_notebook(str(template), str(notebook), parameters=params, kernel_name=kernel_name,
+                                       progress_bar=False, cwd=str(Path.cwd()))
+        except Exception as exc:  # papermill keeps the partial notebook; report and go on
+            error = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
+        state_file = folder / "run" / "state.json"
+        if state_file.is_file():
+            run = Run.resume(folder / "run")
+            result = _result_from_run(q, run, folder, started)
+            result.output = str(notebook)
+            if error:
+                result.status, result.error = "failed", error
+        else:
+            result = BatchResult(q.id, q.question, "failed", seconds=round(time.time() - started, 2),
+                                 output=str(notebook), error=error or "the notebook wrote no run")
+        return result
+
+    results: list[BatchResult] = []
+    with ThreadPoolExecutor(max_workers=max(1, parallel)) as pool:
+        for result in pool.map(one, questions):
+            results.append(result)
+            if on_done:
+                on_done(result)
+    return results
+
+
+def run_batch(questions: str | Path | Iterable[Question | str], *, config: WarpConfig | None = None,
+              out_dir: str | Path = "out/batch", lockstep: bool = False, notebook: str | Path | None = None,
+              parallel: int = 1, backend: Backend | None = None, searcher: Searcher | None = None,
+              kernel_name: str | None = None) -> list[BatchResult]:
+    """Run many questions; returns one row per question (bad input lines included)."""
+    config = config or WarpConfig()
+    problems: list[BatchResult] = []
+    if isinstance(questions, (str, Path)):
+        loaded = load_questions(questions)
+        qs, problems = loaded.questions, loaded.problems
+    else:
+        qs = [q if isinstance(q, Question) else Question(f"q{i}", q) for i, q in enumerate(questions, 1)]
+    if lockstep:
+        rows = run_lockstep(qs, config, out_dir, backend=backend, searcher=searcher)
+    else:
+        rows = run_papermill(qs, config, out_dir, template=notebook, parallel=parallel, kernel_name=kernel_name)
+    return problems + rows
+
+
+def summary_table(results: Sequence[BatchResult]) -> str:
+    """A fixed-width table: question, status, steps, tokens, time, output path."""
+    head = f"{'id':<14} {'status':<8} {'steps':>5} {'tokens in/out':>15} {'time s':>8}  output / error"
+    lines = [head, "-" * len(head)]
+    for r in results:
+        tail = r.error if r.error else r.output
+        lines.append(f"{r.id[:14]:<14} {r.status:<8} {r.steps:>5} {f'{r.tokens_in}/{r.tokens_out}':>15} "
+                     f"{r.seconds:>8.1f}  {tail}")
+    ok = sum(r.status in ("done", "skipped") for r in results)
+    lines.append(f"{ok} of {len(results)} questions done" +
+                 (f"; failed: {', '.join(r.id for r in results if r.status not in ('done', 'skipped'))}" if ok < len(results) else ""))
+    return "\n".join(lines)
