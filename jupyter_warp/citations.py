@@ -37,6 +37,14 @@ class CitationRegistry:
         return {str(k): p.to_dict() for k, p in self.passages.items()}
 
     @classmethod
+    def from_list(cls, passages: Iterable[Passage]) -> "CitationRegistry":
+        """Keys 1, 2, ... in order, as ``passages.jsonl`` stores them."""
+        reg = cls()
+        for p in passages:
+            reg.key_for(p)
+        return reg
+
+    @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "CitationRegistry":
         reg = cls()
         for key, p in sorted(data.items(), key=lambda kv: int(kv[0])):

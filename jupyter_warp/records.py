@@ -7,8 +7,9 @@ Every record round-trips through ``to_dict``/``from_dict`` (plain JSON types).
 
 from __future__ import annotations
 
+import json
 from dataclasses import asdict, dataclass, field, fields
-from typing import Any, Protocol, Sequence, TypeVar
+from typing import Any, Callable, Protocol, Sequence, TypeVar
 
 T = TypeVar("T")
 
@@ -134,12 +135,22 @@ class Step:
     def ok(self) -> bool:
         return self.error is None
 
-    def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
+    def to_dict(self, passages: bool = True) -> dict[str, Any]:
+        """A JSON-ready dict; ``passages=False`` leaves the passages out (a run's step log
+        names them by ``keys``; their texts are in the run's ``passages.jsonl``)."""
+        data = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "passages"}
+        data["action"] = json.loads(json.dumps(self.action)) if self.action is not None else None
+        data["keys"], data["diff"], data["cut"] = list(self.keys), list(self.diff), dict(self.cut)
+        if passages:
+            data["passages"] = [p.to_dict() for p in self.passages]
         return data
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "Step":
+    def from_dict(cls, data: dict[str, Any], lookup: "Callable[[int], Passage] | None" = None) -> "Step":
+        """Inverse of ``to_dict``; ``lookup`` turns keys back into passages when they were left out."""
         step = _from_dict(cls, data)
-        step.passages = [Passage.from_dict(p) for p in data.get("passages", [])]
+        if "passages" in data:
+            step.passages = [Passage.from_dict(p) for p in data["passages"]]
+        elif lookup is not None:
+            step.passages = [lookup(k) for k in step.keys]
         return step

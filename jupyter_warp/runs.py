@@ -6,7 +6,6 @@ where it stopped and no completed step is redone.
 from __future__ import annotations
 
 import json
-import os
 import re
 import time
 import uuid
@@ -20,7 +19,8 @@ from .llm.base import Backend
 from .output import cells_payload, outline_payload, report_markdown, save_report
 from .policy import ModelInfo, WarpPolicy
 from .prompts import PromptRenderer
-from .records import Searcher, Step
+from .citations import CitationRegistry
+from .records import Passage, Searcher, Step
 from .report import Report
 from .state import DONE, FAILED, RUNNING, STOPPED, RunState
 
@@ -32,11 +32,44 @@ def new_run_id(question: str) -> str:
     return f"{time.strftime('%Y%m%d-%H%M%S')}-{slug}-{uuid.uuid4().hex[:4]}"
 
 
-def _fsync_append(path: Path, line: str) -> None:
+def _append(path: Path, lines: list[str]) -> None:
+    """Append whole lines; a process killed mid-run leaves at most a torn last line."""
     with path.open("a", encoding="utf-8") as f:
-        f.write(line + "\n")
-        f.flush()
-        os.fsync(f.fileno())
+        f.write("".join(line + "\n" for line in lines))
+
+
+def _count_lines(path: Path) -> int:
+    if not path.exists():
+        return 0
+    with path.open("rb") as f:
+        return sum(1 for line in f if line.endswith(b"\n"))
+
+
+def _truncate_lines(path: Path, count: int) -> None:
+    """Drop what a step that never finished appended past the first ``count`` lines."""
+    if not path.exists():
+        return
+    data = path.read_bytes()
+    end = 0
+    for _ in range(count):
+        end = data.index(b"\n", end) + 1
+    if end != len(data):
+        with path.open("r+b") as f:
+            f.truncate(end)
+
+
+def _read_passages(path: Path, count: int) -> list[Passage]:
+    """The first ``count`` passages; lines past it were written by a step that never finished."""
+    out: list[Passage] = []
+    if count and path.exists():
+        with path.open(encoding="utf-8") as f:
+            for line in f:
+                if len(out) == count:
+                    break
+                out.append(Passage.from_dict(json.loads(line)))
+    if len(out) < count:
+        raise KeyError(f"passages.jsonl holds {len(out)} passages, state.json expects {count}")
+    return out
 
 
 class Run:
@@ -50,6 +83,7 @@ class Run:
         self._searcher = searcher
         self._policy: WarpPolicy | None = None
         self._steps: list[Step] | None = None
+        self._saved_passages: int | None = None
 
     # Creating and resuming.
     @classmethod
@@ -81,9 +115,12 @@ class Run:
         if not state_file.is_file():
             raise RunError(f"no run at {path} (no state.json): start one with `jupyter-warp run QUESTION`")
         try:
-            state = RunState.from_dict(json.loads(state_file.read_text(encoding="utf-8")))
+            data = json.loads(state_file.read_text(encoding="utf-8"))
+            registry = CitationRegistry.from_list(_read_passages(path / "passages.jsonl", data.get("registry_size", 0)))
+            state = RunState.from_dict(data, registry)
         except (json.JSONDecodeError, KeyError, TypeError) as exc:
             raise RunError(f"{state_file} is unreadable ({exc}); the step log {path / 'steps.jsonl'} is intact") from None
+        _truncate_lines(path / "passages.jsonl", len(registry.passages))
         state.config = state.config.replace(**overrides)
         if state.status in (FAILED, STOPPED):
             state.status, state.failures, state.stop_reason = RUNNING, 0, ""
@@ -134,7 +171,7 @@ class Run:
         """Checkpoint after a step: state first (atomically), then the step log."""
         self.state.wall_s += max(0.0, step.ended_at - step.started_at)
         self.save()
-        _fsync_append(self.dir / "steps.jsonl", json.dumps(step.to_dict(), ensure_ascii=False))
+        _append(self.dir / "steps.jsonl", [json.dumps(step.to_dict(passages=False), ensure_ascii=False)])
         if self._steps is not None:
             self._steps.append(step)
         return step
@@ -165,8 +202,16 @@ class Run:
         return self
 
     def save(self) -> None:
+        """New passages go to ``passages.jsonl`` first, then ``state.json`` is replaced whole."""
+        passages = list(self.state.registry.passages.values())
+        if self._saved_passages is None:
+            self._saved_passages = _count_lines(self.dir / "passages.jsonl")
+        if len(passages) > self._saved_passages:
+            _append(self.dir / "passages.jsonl",
+                    [json.dumps(p.to_dict(), ensure_ascii=False) for p in passages[self._saved_passages:]])
+            self._saved_passages = len(passages)
         tmp = self.dir / ".state.json.tmp"
-        tmp.write_text(json.dumps(self.state.to_dict(), ensure_ascii=False, indent=1), encoding="utf-8")
+        tmp.write_text(json.dumps(self.state.to_dict(passages=False), ensure_ascii=False), encoding="utf-8")
         tmp.replace(self.dir / "state.json")
 
     # Reading.
@@ -178,7 +223,7 @@ class Run:
             if log.exists():
                 for line in log.read_text(encoding="utf-8").splitlines():
                     if line.strip():
-                        step = Step.from_dict(json.loads(line))
+                        step = Step.from_dict(json.loads(line), self.state.registry.passages.__getitem__)
                         if step.index <= self.state.step:
                             self._steps.append(step)
         return self._steps
@@ -232,8 +277,8 @@ class Run:
         if self.state.state == "done" and r.next_unwritten() is not None:
             self.state.state, self.state.status, self.state.stop_reason = "search", RUNNING, ""
         self.save()
-        _fsync_append(self.dir / "edits.jsonl", json.dumps(
-            {"after_step": self.state.step, "op": op, "position": position, **kwargs, "diff": diff}, ensure_ascii=False))
+        _append(self.dir / "edits.jsonl", [json.dumps(
+            {"after_step": self.state.step, "op": op, "position": position, **kwargs, "diff": diff}, ensure_ascii=False)])
         return diff
 
 

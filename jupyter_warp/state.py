@@ -45,8 +45,10 @@ class RunState:
     def finished(self) -> bool:
         return self.state == "done" or self.status in (DONE, FAILED)
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
+    def to_dict(self, passages: bool = True) -> dict[str, Any]:
+        """A JSON-ready dict; ``passages=False`` leaves out passage texts (a run keeps those
+        in its append-only ``passages.jsonl``) and names passages by key instead."""
+        data = {
             "version": 1,
             "run_id": self.run_id,
             "query": self.query,
@@ -56,8 +58,8 @@ class RunState:
             "state": self.state,
             "step": self.step,
             "extend_count": self.extend_count,
-            "registry": self.registry.to_dict(),
-            "passages": [p.to_dict() for p in self.passages],
+            "registry_size": len(self.registry.passages),
+            "passage_keys": self.registry.keys_for(self.passages),
             "target_id": self.target_id,
             "failures": self.failures,
             "status": self.status,
@@ -66,9 +68,15 @@ class RunState:
             "wall_s": self.wall_s,
             "created_at": self.created_at,
         }
+        if passages:
+            data["registry"] = self.registry.to_dict()
+        return data
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "RunState":
+    def from_dict(cls, data: dict[str, Any], registry: CitationRegistry | None = None) -> "RunState":
+        """Inverse of ``to_dict``; ``registry`` supplies the passages when they were left out."""
+        if registry is None:
+            registry = CitationRegistry.from_dict(data.get("registry", {}))
         counters = dict.fromkeys(COUNTERS, 0)
         counters.update(data.get("counters", {}))
         return cls(
@@ -80,8 +88,8 @@ class RunState:
             state=data.get("state", "search"),
             step=data.get("step", 0),
             extend_count=data.get("extend_count", 0),
-            registry=CitationRegistry.from_dict(data.get("registry", {})),
-            passages=[Passage.from_dict(p) for p in data.get("passages", [])],
+            registry=registry,
+            passages=[registry.passages[k] for k in data.get("passage_keys", [])],
             target_id=data.get("target_id"),
             failures=data.get("failures", 0),
             status=data.get("status", RUNNING),
