@@ -384,5 +384,5 @@ class WarpPolicy:
     def _finish(self, reason: str, status: str = DONE) -> None:
         """End the run; a failed run keeps its state so that a resume retries it."""
         if status == DONE:
-            self.s.state = FINISHED
+            self.s.state, self.s.target_id = FINISHED, None
         self.s.status, self.s.stop_reason = status, reason

@@ -159,9 +159,11 @@ class Report:
 
     # The policy's edits.
     def init_plan(self, title: str, sections: list[dict[str, str]]) -> list[str]:
+        """The first outline; sections a user added before it stay first."""
         self.title = title
-        self.sections = [Node(title=s["title"], plan=s.get("plan", "")) for s in sections]
-        return [f"title: {title}"] + [f"+ {pos} {n.title}" for pos, n, _ in self.walk()]
+        kept = len(self.sections)
+        self.sections.extend(Node(title=s["title"], plan=s.get("plan", "")) for s in sections)
+        return [f"title: {title}"] + [f"+ section-{i} {n.title}" for i, n in enumerate(self.sections[kept:], kept + 1)]
 
     def write(self, position: str, text: str, citations: list[int]) -> list[str]:
         node = self.find(position)

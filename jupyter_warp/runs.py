@@ -201,6 +201,12 @@ class Run:
             self.save()
         return self
 
+    def stop(self, reason: str = "stopped by the user") -> None:
+        """Mark the run stopped between steps; ``Run.resume`` continues it."""
+        if not self.done:
+            self.state.status, self.state.stop_reason = STOPPED, reason
+        self.save()
+
     def save(self) -> None:
         """New passages go to ``passages.jsonl`` first, then ``state.json`` is replaced whole."""
         passages = list(self.state.registry.passages.values())

@@ -15,6 +15,8 @@ class Backend(ABC):
     context_window: int = 8192
     supports_grammar: bool = False
     """True where ``ChatRequest.grammar`` is enforced; the policy then sends one."""
+    reusable: bool = True
+    """Whether one instance may serve several runs (a replay of canned replies may not)."""
 
     @abstractmethod
     def generate(self, requests: Sequence[ChatRequest]) -> list[Completion]:

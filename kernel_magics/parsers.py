@@ -1,0 +1,158 @@
+"""Argument parsing for the magics: one parser per magic, each returning one typed record.
+
+A bad flag raises ``ConfigError`` (one line in the notebook, no traceback); ``-h`` prints
+the help and raises ``HelpShown``, which the magic swallows.
+"""
+
+from __future__ import annotations
+
+import argparse
+import keyword
+import shlex
+from dataclasses import dataclass, field
+from typing import Any, NoReturn
+
+from jupyter_warp.errors import ConfigError
+
+
+class HelpShown(Exception):
+    """``-h`` was given: the help is printed, nothing else happens."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def __init__(self, prog: str, **kwargs: Any) -> None:
+        super().__init__(prog=prog, allow_abbrev=False, **kwargs)
+
+    def error(self, message: str) -> NoReturn:
+        raise ConfigError(f"{self.prog}: {message} (`{self.prog} -h` lists the flags)")
+
+    def exit(self, status: int = 0, message: str | None = None) -> NoReturn:
+        if message:
+            print(message)
+        raise HelpShown()
+
+
+def _split(line: str, prog: str) -> list[str]:
+    try:
+        return shlex.split(line)
+    except ValueError as exc:
+        raise ConfigError(f"{prog}: cannot read the arguments ({exc})") from None
+
+
+def _identifier(value: str) -> str:
+    if not value.isidentifier() or keyword.iskeyword(value):
+        raise argparse.ArgumentTypeError(f"{value!r} is not a Python variable name")
+    return value
+
+
+def _run_options(p: argparse.ArgumentParser) -> None:
+    """The per-cell overrides of the ``Warp`` settings, shared by ``%%warp`` and ``%warp_resume``."""
+    p.add_argument("--model", help="backend spec, e.g. smollm2 or replay:FILE.jsonl (default: Warp.model)")
+    p.add_argument("--index", help="index folder (default: Warp.index)")
+    p.add_argument("--max-steps", type=int, help="model turns at most (default: Warp.max_steps)")
+    p.add_argument("--max-extends", type=int, help="deepening rounds at most (default: Warp.max_extends)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="any other setting for this run, e.g. --set k=5")
+    p.add_argument("--no-grammar", action="store_true", help="do not constrain replies with a grammar")
+    p.add_argument("--step", action="store_true", help="open the step-through controller instead of running to the end")
+    p.add_argument("--cells", action="store_true", help="write the finished report into the notebook as Markdown cells")
+    p.add_argument("--out", metavar="FILE", help="also save the finished report to FILE (.md or .ipynb)")
+    p.add_argument("--name", type=_identifier, default="warp", help="variable that holds the run (default: warp)")
+
+
+@dataclass
+class WarpArgs:
+    """``%%warp`` (and ``%warp_resume``): the run's overrides and what to do with the result."""
+
+    question: str = ""
+    model: str | None = None
+    index: str | None = None
+    max_steps: int | None = None
+    max_extends: int | None = None
+    set: list[str] = field(default_factory=list)
+    no_grammar: bool = False
+    step: bool = False
+    cells: bool = False
+    out: str | None = None
+    name: str = "warp"
+    run_dir: str | None = None
+    """``%%warp``: where the run lives (default .warp/runs/<id>); ``%warp_resume``: the run to load."""
+
+
+def warp_parser() -> argparse.ArgumentParser:
+    p = _Parser("%%warp", description="Research the question in the cell body and write a cited report (WARP).")
+    _run_options(p)
+    p.add_argument("--run-dir", help="where the run's state is kept (default .warp/runs/<id>)")
+    return p
+
+
+def resume_parser() -> argparse.ArgumentParser:
+    p = _Parser("%warp_resume", description="Load a saved run: the step-through controller at the last "
+                                            "completed step, or run it to the end with --run.")
+    p.add_argument("run_dir", metavar="RUN_DIR")
+    _run_options(p)
+    p.add_argument("--run", action="store_true", help="run to the end now instead of opening the controller")
+    return p
+
+
+def parse_warp(line: str, cell: str | None) -> WarpArgs:
+    ns = warp_parser().parse_args(_split(line, "%%warp"))
+    question = (cell or "").strip()
+    if not question:
+        raise ConfigError("the research question is empty: write it in the cell body below `%%warp`")
+    return WarpArgs(question=question, **vars(ns))
+
+
+def parse_resume(line: str) -> WarpArgs:
+    ns = vars(resume_parser().parse_args(_split(line, "%warp_resume")))
+    run_now = ns.pop("run")
+    args = WarpArgs(**ns)
+    args.step = args.step or not run_now
+    return args
+
+
+@dataclass
+class IndexArgs:
+    """``%warp_index PATH... [--index DIR]``."""
+
+    paths: list[str]
+    index: str | None = None
+    quiet: bool = False
+
+
+def index_parser() -> argparse.ArgumentParser:
+    p = _Parser("%warp_index", description="Build or update the index of the files under PATH... "
+                                           "(only new and changed files are read).")
+    p.add_argument("paths", nargs="+", metavar="PATH")
+    p.add_argument("--index", help="index folder (default: Warp.index; given here, it becomes Warp.index)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    return p
+
+
+def parse_index(line: str) -> IndexArgs:
+    args = _split(line, "%warp_index")
+    if not args:
+        raise ConfigError("%warp_index: name the folders or files to index, e.g. `%warp_index docs/`")
+    return IndexArgs(**vars(index_parser().parse_args(args)))
+
+
+@dataclass
+class StepArgs:
+    """``%warp_step [N] [--name VAR]``."""
+
+    n: int = 1
+    name: str = "warp"
+
+
+def step_parser() -> argparse.ArgumentParser:
+    p = _Parser("%warp_step", description="Take N steps (default 1) of the run in VAR's controller.")
+    p.add_argument("n", nargs="?", type=int, default=1)
+    p.add_argument("--name", type=_identifier, default="warp")
+    return p
+
+
+def parse_step(line: str) -> StepArgs:
+    args = StepArgs(**vars(step_parser().parse_args(_split(line, "%warp_step"))))
+    if args.n < 1:
+        raise ConfigError(f"%warp_step: N must be at least 1, got {args.n}")
+    return args
