@@ -13,7 +13,7 @@ all: install
 
 $(STAMP): pyproject.toml Makefile
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PIP) install --quiet --upgrade pip wheel
+	$(PIP) install --quiet --upgrade pip wheel hatchling hatch-jupyter-builder editables
 	# The CPU build of torch that lies on this machine; a bare `torch` would fetch a CUDA build.
 	$(PIP) install --quiet torch==2.13.0
 	$(PIP) install --quiet -e ".[transformers,server,test]"
@@ -24,7 +24,16 @@ $(STAMP): pyproject.toml Makefile
 	$(PIP) install --quiet apache-tvm-ffi pydantic ninja
 	touch $(STAMP)
 
-install: $(STAMP)
+# The pip build hook runs `npm install` + `npm run build:prod` when labextension/ is newer
+# than jupyter_warp/labextension, and installs the bundle under share/jupyter/labextensions/.
+LABEXT_SRC := labextension/package.json labextension/package-lock.json $(shell find labextension/src labextension/style labextension/schema -type f -not -path '*/__tests__/*')
+LABEXT_STAMP := $(VENV)/.labextension
+
+$(LABEXT_STAMP): $(STAMP) $(LABEXT_SRC)
+	$(PIP) install --quiet --no-deps --no-build-isolation -e .
+	touch $@
+
+install: $(STAMP) $(LABEXT_STAMP)
 
 demo: install
 	$(VENV)/bin/jupyter-warp demo $(DEMO_ARGS)
@@ -33,6 +42,7 @@ chromium:
 	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq chromium chromium-driver >/dev/null; }
 
 test: install chromium
+	cd labextension && npm test
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 clean:

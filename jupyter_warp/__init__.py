@@ -15,6 +15,11 @@ __version__ = "0.1.0"
 __all__ = ["WarpConfig", "WarpError", "Passage", "Step", "ChatRequest", "Completion", "__version__"]
 
 
+def _jupyter_labextension_paths() -> list[dict[str, str]]:
+    """Where JupyterLab finds the prebuilt extension (``jupyter labextension develop``)."""
+    return [{"src": "labextension", "dest": "jupyter-warp"}]
+
+
 def load_ipython_extension(ipython):  # type: ignore[no-untyped-def]
     """``%load_ext jupyter_warp`` registers the magics from the notebook layer."""
     from kernel_magics import load_ipython_extension as load

@@ -25,7 +25,8 @@ the kernel opens the comm when the extension is loaded (``{"action": "hello"}``)
 frontend answers ``{"action": "hello-ack", "version": 1}``; to insert cells the kernel sends
 ``{"action": "insert-cells", "payload": <cells object>}`` and the frontend answers
 ``{"action": "inserted", "run_id": ..., "count": N}`` (``count`` 0 when cells of that run
-are already in the notebook: inserting is idempotent per run id).
+are already in the notebook: inserting is idempotent per run id; an ``"error"`` field with
+one line of text when the payload could not be inserted).
 """
 
 from __future__ import annotations

@@ -1,0 +1,16 @@
+/**
+ * jest runs the pure modules (outline, insert) in jsdom, against the real
+ * notebook shared model from @jupyter/ydoc. That package ships ES modules only,
+ * so ts-jest transforms it; everything else in node_modules is CommonJS.
+ */
+const esModules = ['@jupyter/ydoc'].join('|');
+
+module.exports = {
+  testEnvironment: 'jsdom',
+  setupFiles: ['<rootDir>/jest.setup.js'],
+  testMatch: ['<rootDir>/src/__tests__/**/*.spec.ts'],
+  transform: {
+    '^.+\\.(ts|js)$': ['ts-jest', { tsconfig: 'tsconfig.test.json' }]
+  },
+  transformIgnorePatterns: [`/node_modules/(?!(${esModules})/)`]
+};
