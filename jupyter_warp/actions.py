@@ -83,20 +83,20 @@ def _text(value: Any, what: str, limit: int = 400) -> str:
 
 
 def _sections(items: Any, low: int, high: int, what: str) -> list[dict[str, str]]:
+    """Entries with a title and a plan; a repeated title is dropped before counting."""
     if not isinstance(items, list):
         raise ActionError(f"{what} must be a list")
-    if not low <= len(items) <= high:
-        raise ActionError(f"{what} must have {low} to {high} entries, got {len(items)}")
-    out = []
+    out: dict[str, dict[str, str]] = {}
     for i, item in enumerate(items, 1):
         if not isinstance(item, dict):
             raise ActionError(f"{what} entry {i} is not an object")
-        out.append({"title": _text(item.get("title"), f"{what} entry {i} title", 200),
-                    "plan": _text(item.get("plan") or item.get("title"), f"{what} entry {i} plan")})
-    titles = [s["title"].lower() for s in out]
-    if len(set(titles)) != len(titles):
-        raise ActionError(f"{what} repeat a title")
-    return out
+        title = _text(item.get("title"), f"{what} entry {i} title", 200)
+        plan = _text(item.get("plan") or item.get("title"), f"{what} entry {i} plan")
+        out.setdefault(" ".join(title.lower().split()), {"title": title, "plan": plan})
+    if not low <= len(out) <= high:
+        repeated = f" ({len(items) - len(out)} repeated a title)" if len(out) < len(items) else ""
+        raise ActionError(f"{what} must have {low} to {high} distinct entries, got {len(out)}{repeated}")
+    return list(out.values())
 
 
 def check_name(action: dict[str, Any], state: str) -> None:

@@ -52,8 +52,10 @@ def test_init_plan_bounds():
             actions.validate_init_plan({"name": "init-plan", "title": "T", "sections": sections(n)}, C)
     with pytest.raises(ActionError, match="title"):
         actions.validate_init_plan({"name": "init-plan", "title": "", "sections": sections(3)}, C)
-    with pytest.raises(ActionError, match="repeat"):
+    with pytest.raises(ActionError, match=r"3 to 12 distinct entries, got 2 \(1 repeated a title\)"):
         actions.validate_init_plan({"name": "init-plan", "title": "T", "sections": sections(2) + sections(1)}, C)
+    deduped = actions.validate_init_plan({"name": "init-plan", "title": "T", "sections": sections(3) + sections(2)}, C)
+    assert [s["title"] for s in deduped["sections"]] == ["t0", "t1", "t2"]
 
 
 def test_extend_validation():
