@@ -31,6 +31,7 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("index", help="build or update a Whoosh index of the files under PATH...")
     p.add_argument("paths", nargs="+", metavar="PATH")
     p.add_argument("--index", default=".warp/index", help="index folder (default: .warp/index)")
+    p.add_argument("--max-file-mb", type=float, default=50, help="skip files larger than this (default 50)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
     p = sub.add_parser("search", help="print the passages a query finds")
@@ -69,7 +70,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "index":
             from .corpus.commands import index_command
 
-            return index_command(args.paths, args.index, quiet=args.quiet)
+            return index_command(args.paths, args.index, quiet=args.quiet, max_file_mb=args.max_file_mb)
         if args.command == "search":
             from .corpus.commands import search_command
 

@@ -1,0 +1,38 @@
+"""``jupyter-warp index`` and ``jupyter-warp search``: what they print."""
+
+from __future__ import annotations
+
+import sys
+
+from .indexer import build_index
+from .search import open_index
+
+SHOW_SKIPPED = 50
+
+
+def index_command(paths: list[str], index: str, quiet: bool = False, max_file_mb: float = 50) -> int:
+    """Build or update the index; print the summary, every skipped file and why."""
+    summary = build_index(paths, index, progress=not quiet, max_file_mb=max_file_mb)
+    print(f"index {index}: {summary}")
+    for path, reason in summary.skipped_reasons[:SHOW_SKIPPED]:
+        print(f"  skipped {path}: {reason}")
+    if len(summary.skipped_reasons) > SHOW_SKIPPED:
+        print(f"  ... and {len(summary.skipped_reasons) - SHOW_SKIPPED} more skipped")
+    for path, note in summary.notes[:SHOW_SKIPPED]:
+        print(f"  note {path}: {note}")
+    return 0
+
+
+def search_command(query: str, index: str, k: int = 10) -> int:
+    """Print the ``k`` best passages for ``query``, matched words highlighted."""
+    marker = ("\033[1m", "\033[0m") if sys.stdout.isatty() else ("**", "**")
+    with open_index(index) as idx:
+        passages = idx.search(query, k=k)
+        if not passages:
+            print(f"no passages match {query!r} in {index} ({idx.doc_count():,} passages)")
+            return 0
+        for rank, p in enumerate(passages, 1):
+            print(f"{rank}. {p.title}  [{p.score:.2f}]")
+            print(f"   {p.location()}")
+            print(f"   {idx.highlight(p, query, marker=marker)}")
+    return 0

@@ -1,0 +1,248 @@
+"""Build or update the index: only new and changed files are parsed; work is committed in batches.
+
+A file is unchanged when its size and mtime match the manifest; when only the mtime moved
+(a ``touch``, a checkout) the content hash decides, and an equal hash costs no parsing. A run
+killed at any moment leaves the last committed batch, which is a consistent index; the next
+run picks up from there because the manifest is committed with the passages.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import signal
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+from ..errors import UnreadableFileError
+from .chunking import MAX_WORDS, chunk_blocks
+from .loaders import loader_for
+from .store import FILE, PASSAGE, build_lock, file_records, open_or_create, searchable, writer
+from .walk import DEFAULT_MAX_MB, Found, inside, read_file, resolve_roots, walk
+
+COMMIT_FILES = 20_000
+COMMIT_SECONDS = 60.0
+"""A commit every minute (or 20,000 files) bounds what a killed run loses; fewer commits mean
+fewer index segments, and each segment costs every query time."""
+
+
+@dataclass
+class IndexSummary:
+    added: int = 0
+    updated: int = 0
+    removed: int = 0
+    unchanged: int = 0
+    skipped: int = 0
+    skipped_reasons: list[tuple[str, str]] = field(default_factory=list)
+    """(path, reason) for every file left out, including those skipped by earlier runs."""
+    notes: list[tuple[str, str]] = field(default_factory=list)
+    """(path, note) for files indexed with a caveat (not UTF-8, unreadable pages)."""
+    passages: int = 0
+    """Passages written by this run."""
+    total_passages: int = 0
+    """Passages in the index after this run."""
+    seconds: float = 0.0
+
+    def __str__(self) -> str:
+        return (
+            f"{self.added} added, {self.updated} updated, {self.removed} removed, "
+            f"{self.unchanged} unchanged, {self.skipped} skipped; {self.passages:,} passages indexed "
+            f"({self.total_passages:,} in the index) in {self.seconds:.1f} s"
+        )
+
+
+def file_hash(data: bytes) -> str:
+    return hashlib.blake2b(data, digest_size=16).hexdigest()
+
+
+def parse(found: Found, data: bytes, max_words: int = MAX_WORDS) -> tuple[list[dict[str, Any]], str | None]:
+    """Passage fields and a note for one file; raises ``UnreadableFileError`` to skip it."""
+    loader = loader_for(Path(found.path))
+    if loader is None:
+        raise UnreadableFileError(found.path, "unsupported file type")
+    try:
+        doc = loader.load(Path(found.path), data)
+    except UnreadableFileError:
+        raise
+    except RecursionError:
+        raise UnreadableFileError(found.path, "too deeply nested to parse") from None
+    except Exception as exc:  # a loader bug or a library failure must cost one file, not the run
+        raise UnreadableFileError(found.path, f"cannot parse ({type(exc).__name__}: {exc})"[:200]) from None
+    pieces = chunk_blocks(doc.blocks, max_words)
+    if not pieces:
+        raise UnreadableFileError(found.path, "no text")
+    fields = [
+        {
+            "kind": PASSAGE,
+            "doc_id": f"{found.path}#{n}",
+            "path": found.path,
+            "title": doc.title,
+            "heading": p.heading,
+            "content": p.text,
+            "body": searchable(doc.title, p.heading, p.text),
+            "meta": {"n": n, "page": p.page, "start": p.start, "end": p.end},
+        }
+        for n, p in enumerate(pieces)
+    ]
+    return fields, doc.note
+
+
+def build_index(
+    paths: Sequence[str | Path],
+    index_dir: str | Path,
+    progress: bool = True,
+    *,
+    max_file_mb: float = DEFAULT_MAX_MB,
+    commit_every: int = COMMIT_FILES,
+    lock_timeout: float = 2.0,
+) -> IndexSummary:
+    """Build or update the index at ``index_dir`` from every supported file under ``paths``.
+
+    Files indexed earlier from other roots stay; files under these roots that are gone (or
+    now skipped) are removed. Raises ``IndexLockedError`` when another run holds the index.
+    """
+    t0 = time.perf_counter()
+    roots = resolve_roots(list(paths))
+    index_path = Path(index_dir).expanduser().resolve()
+    max_bytes = int(max_file_mb * 1_000_000)
+    summary = IndexSummary()
+    with build_lock(index_path, lock_timeout):
+        ix = open_or_create(index_path)
+        try:
+            records = file_records(ix)
+            found = walk(roots, index_path, max_bytes)
+            summary.skipped_reasons.extend(found.skipped)
+            seen = {f.path for f in found.files}
+            gone = sorted(p for p in records if p not in seen and inside(Path(p), roots))
+            todo: list[Found] = []
+            for f in found.files:
+                rec = records.get(f.path)
+                if rec and rec["size"] == f.size and rec["mtime_ns"] == f.mtime_ns:
+                    _count_unchanged(summary, f.path, rec)
+                else:
+                    todo.append(f)
+            if gone or todo:
+                _apply(ix, gone, todo, records, summary, max_bytes, commit_every, lock_timeout, progress)
+            summary.removed = len(gone)
+            final = file_records(ix) if (gone or todo) else records
+            summary.total_passages = sum(r.get("passages", 0) for r in final.values())
+        finally:
+            ix.close()
+    summary.skipped = len(summary.skipped_reasons)
+    summary.skipped_reasons.sort()
+    summary.seconds = time.perf_counter() - t0
+    return summary
+
+
+def _count_unchanged(summary: IndexSummary, path: str, rec: dict[str, Any]) -> None:
+    if rec.get("reason"):
+        summary.skipped_reasons.append((path, rec["reason"]))
+    else:
+        summary.unchanged += 1
+        if rec.get("note"):
+            summary.notes.append((path, rec["note"]))
+
+
+class _Interrupt:
+    """Ctrl-C during indexing: finish the current file, commit, then raise KeyboardInterrupt.
+
+    A second Ctrl-C interrupts at once (the batch is discarded). Only the main thread can
+    take signals; elsewhere an interrupt simply discards the batch.
+    """
+
+    def __init__(self) -> None:
+        self.requested = False
+        self._previous: Any = None
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        self.requested = True
+        signal.signal(signal.SIGINT, self._previous)
+
+    def __enter__(self) -> "_Interrupt":
+        if threading.current_thread() is threading.main_thread():
+            self._previous = signal.getsignal(signal.SIGINT)
+            signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._previous is not None and not self.requested:
+            signal.signal(signal.SIGINT, self._previous)
+
+
+def _apply(
+    ix: Any,
+    gone: list[str],
+    todo: list[Found],
+    records: dict[str, dict[str, Any]],
+    summary: IndexSummary,
+    max_bytes: int,
+    commit_every: int,
+    lock_timeout: float,
+    progress: bool,
+) -> None:
+    from tqdm.auto import tqdm
+
+    w = writer(ix, lock_timeout)
+    try:
+        for path in gone:
+            w.delete_by_term("path", path)
+        pending = 0
+        last_commit = time.monotonic()
+        bar = tqdm(total=len(todo), disable=not progress or not todo, unit="file", desc="indexing", leave=False)
+        with bar, _Interrupt() as interrupt:
+            for f in todo:
+                if interrupt.requested:
+                    break
+                _index_one(w, f, records.get(f.path), summary, max_bytes)
+                bar.update(1)
+                pending += 1
+                if pending >= commit_every or time.monotonic() - last_commit > COMMIT_SECONDS:
+                    w.commit()
+                    w = writer(ix, lock_timeout)
+                    pending = 0
+                    last_commit = time.monotonic()
+            w.commit()
+    except BaseException:
+        try:
+            w.cancel()
+        except Exception:  # the writer may already be closed by a failed commit
+            pass
+        raise
+    if interrupt.requested:
+        raise KeyboardInterrupt
+
+
+def _index_one(w: Any, f: Found, rec: dict[str, Any] | None, summary: IndexSummary, max_bytes: int) -> None:
+    record = {"size": f.size, "mtime_ns": f.mtime_ns, "sha": "", "passages": 0, "reason": "", "note": ""}
+    try:
+        data = read_file(f, max_bytes)
+        record["size"] = len(data)
+        record["sha"] = file_hash(data)
+        if rec and rec.get("sha") == record["sha"]:
+            record.update(passages=rec.get("passages", 0), reason=rec.get("reason", ""), note=rec.get("note", ""))
+            w.update_document(kind=FILE, doc_id=f.path, path=f.path, meta=record)
+            _count_unchanged(summary, f.path, record)
+            return
+        passages, note = parse(f, data)
+    except UnreadableFileError as exc:
+        record["reason"] = exc.reason
+        if rec is not None:
+            w.delete_by_term("path", f.path)
+        if record["sha"] and "not installed" not in exc.reason:
+            w.add_document(kind=FILE, doc_id=f.path, path=f.path, meta=record)
+        summary.skipped_reasons.append((f.path, exc.reason))
+        return
+    if rec is not None:
+        w.delete_by_term("path", f.path)
+        summary.updated += 1
+    else:
+        summary.added += 1
+    for fields in passages:
+        w.add_document(**fields)
+    record.update(passages=len(passages), note=note or "")
+    w.add_document(kind=FILE, doc_id=f.path, path=f.path, meta=record)
+    summary.passages += len(passages)
+    if note:
+        summary.notes.append((f.path, note))

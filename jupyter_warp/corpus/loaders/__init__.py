@@ -1,0 +1,67 @@
+"""One loader class per file format, picked by suffix from one table (papermill's iorw pattern).
+
+A loader turns a file's bytes into a ``Document`` or raises ``UnreadableFileError`` with the
+reason the file is skipped. Loaders import their parsing library when first used, so a
+missing one costs only its format.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..document import Document
+
+
+class Loader:
+    """Base class: ``load`` gets the path (for messages and titles) and the file's bytes."""
+
+    def load(self, path: Path, data: bytes) -> Document:
+        raise NotImplementedError
+
+
+_LOADERS: dict[str, Loader] = {}
+
+
+def register(suffix: str, loader: Loader) -> None:
+    """Use ``loader`` for files ending in ``suffix`` (``".md"``); a later call replaces it."""
+    _LOADERS[suffix.lower()] = loader
+
+
+def loader_for(path: Path) -> Loader | None:
+    """The loader for ``path``'s suffix, or None for a format the index does not read."""
+    return _LOADERS.get(path.suffix.lower())
+
+
+def supported_suffixes() -> list[str]:
+    return sorted(_LOADERS)
+
+
+def _register_builtins() -> None:
+    from .csvfile import CsvLoader
+    from .html import HtmlLoader
+    from .latex import LatexLoader
+    from .markdown import MarkdownLoader
+    from .notebook import NotebookLoader
+    from .pdf import PdfLoader
+    from .rst import RstLoader
+    from .text import TextLoader
+    from .word import DocxLoader
+
+    for suffixes, loader in (
+        ((".txt", ".text"), TextLoader()),
+        ((".md", ".markdown"), MarkdownLoader()),
+        ((".rst",), RstLoader()),
+        ((".html", ".htm"), HtmlLoader()),
+        ((".pdf",), PdfLoader()),
+        ((".ipynb",), NotebookLoader()),
+        ((".docx",), DocxLoader()),
+        ((".tex",), LatexLoader()),
+        ((".csv",), CsvLoader()),
+    ):
+        for suffix in suffixes:
+            register(suffix, loader)
+
+
+_register_builtins()
+
+__all__ = ["Loader", "register", "loader_for", "supported_suffixes"]
