@@ -7,7 +7,10 @@ the flags of a cell override them for that cell only.
 
 from __future__ import annotations
 
+import re
+
 from dataclasses import fields
+from pathlib import Path
 from typing import Any, Callable
 
 from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
@@ -134,18 +137,40 @@ class Warp(Magics):
     @cell_magic("warp")
     def warp(self, line: str, cell: str | None = None) -> None:
         try:
-            args = parsers.parse_warp(line, cell)
+            args = parsers.parse_warp(line, self._question_from_variable(cell))
         except HelpShown:
             return None
         config = self.run_config(args)
         searcher = self.searcher(config.index)  # a missing index fails here, before a run exists
         backend = self.backend(config.model)
-        run = Run.create(args.question, config, run_dir=args.run_dir, backend=backend, searcher=searcher,
-                         run_root=self.runs_dir)
-        print(f"run {run.run_id} in {run.dir} ({config.model}, index {config.index}, "
-              f"up to {config.max_steps} steps, {config.max_extends} deepening rounds)")
+        if args.run_dir and (Path(args.run_dir) / "state.json").is_file():
+            run = self._resume_same_question(args, config, backend, searcher)
+        else:
+            run = Run.create(args.question, config, run_dir=args.run_dir, backend=backend, searcher=searcher,
+                             run_root=self.runs_dir)
+            print(f"run {run.run_id} in {run.dir} ({config.model}, index {config.index}, "
+                  f"up to {config.max_steps} steps, {config.max_extends} deepening rounds)")
         self._go(run, args)
         return None
+
+    def _resume_same_question(self, args: WarpArgs, config: WarpConfig, backend: Backend, searcher: Searcher) -> Run:
+        """Re-executing a ``--run-dir`` cell continues its run (papermill re-runs, interrupted batches)."""
+        run = Run.resume(args.run_dir, backend=backend, searcher=searcher, **overrides_from_args(args))
+        if run.state.query != args.question:
+            raise ConfigError(f"{args.run_dir} holds a run of another question ({run.state.query[:60]!r}): "
+                              "pick another --run-dir")
+        print(f"resuming run {run.run_id} from {run.dir} at step {run.state.step} ({run.state.state})")
+        return run
+
+    def _question_from_variable(self, cell: str | None) -> str | None:
+        """A body ``{name}`` takes the question from the variable ``name`` (papermill templates)."""
+        match = re.fullmatch(r"\s*\{([A-Za-z_][A-Za-z0-9_]*)\}\s*", cell or "")
+        if not match:
+            return cell
+        name = match.group(1)
+        if name not in self.shell.user_ns:
+            raise ConfigError(f"the cell body names the variable {name!r}, which is not defined: define it first")
+        return str(self.shell.user_ns[name])
 
     @line_magic("warp_resume")
     def warp_resume(self, line: str) -> None:
