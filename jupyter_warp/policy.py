@@ -378,8 +378,28 @@ class WarpPolicy:
             step.fallback = "section skipped"
             self._advance()
         elif turn.state == INIT_PLAN:
-            step.fallback = "stopped: no valid plan"
-            self._finish(f"the model gave no valid plan in {self.config.max_retries} tries; try another model", status=FAILED)
+            sections = self._sections_from_passages()
+            if sections:
+                step.fallback = f"outline built from the headings of the {len(s.passages)} passages found"
+                step.diff += s.report.init_plan(s.query, sections)
+                cursor = s.report.next_unwritten()
+                s.target_id = cursor[1].id if cursor else None
+                s.state = SEARCH
+            else:
+                step.fallback = "stopped: no valid plan"
+                self._finish(f"the model gave no valid plan in {self.config.max_retries} tries; try another model",
+                             status=FAILED)
+
+    def _sections_from_passages(self) -> list[dict[str, str]]:
+        """A plan when the model gives none: one section per distinct heading (or document
+        title) among the passages found, in rank order; empty if there are too few."""
+        seen: dict[str, dict[str, str]] = {}
+        for p in self.s.passages:
+            title = (p.heading.split(" > ")[-1] if p.heading else p.title).strip()
+            if title and title.lower() not in seen:
+                seen[title.lower()] = {"title": title[:200], "plan": f"What the documents on {title[:160]} say about the question"}
+        sections = list(seen.values())[: self.config.max_sections]
+        return sections if len(sections) >= self.config.min_sections else []
 
     def _finish(self, reason: str, status: str = DONE) -> None:
         """End the run; a failed run keeps its state so that a resume retries it."""

@@ -90,6 +90,27 @@ def test_write_failures_skip_the_section(tmp_path):
     assert "Not written" in run.to_markdown()
 
 
+def test_invalid_init_plan_falls_back_to_passage_headings(tmp_path):
+    def script(req):
+        if "You are the planner" in req.prompt:
+            return reply(plan(2))
+        return good_script()(req)
+
+    class Headed(MemorySearcher):
+        def search_many(self, queries, k):
+            found = super().search_many(queries, k)
+            for i, p in enumerate(found):
+                p.heading = f"Chapter > Topic {i % 3}"
+            return found
+
+    run, _ = new_run(tmp_path, script, searcher=Headed(per_query=2), max_retries=2, max_extends=0)
+    run.run()
+    fallback = run.steps[2]
+    assert fallback.state == "init_plan" and "outline built from the headings of the 4 passages" in fallback.fallback
+    assert [n.title for n in run.report.sections] == ["Topic 0", "Topic 1", "Topic 2"]
+    assert run.state.status == "done" and all(n.status == "written" for n in run.report.sections)
+
+
 def test_invalid_init_plan_fails_run_but_resumable(tmp_path):
     def script(req):
         if "You are the planner" in req.prompt:
