@@ -7,7 +7,11 @@ STAMP := $(VENV)/.installed
 DEMO_ARGS ?=
 PYTEST_ARGS ?=
 
-.PHONY: all install demo test chromium clean
+# 1: build llama.cpp's llama-server (parallel slots) before the tests, so the batching-server
+# tests run too (6 to 14 minutes on 2 cores, once; the binary is cached under ~/.cache/jupyter-warp).
+LLAMA_SERVER_BUILD ?= 0
+
+.PHONY: all install demo test chromium clean llama-server bench bench-batch
 
 all: install
 
@@ -43,7 +47,16 @@ chromium:
 
 test: install chromium
 	cd labextension && npm test
-	$(PY) -m pytest $(PYTEST_ARGS)
+	JUPYTER_WARP_BUILD_LLAMA_SERVER=$(LLAMA_SERVER_BUILD) $(PY) -m pytest $(PYTEST_ARGS)
+
+llama-server: install
+	$(PY) -m jupyter_warp.llm.llama_server build
+
+bench: install
+	$(PY) bench/overhead.py
+
+bench-batch: install llama-server
+	$(PY) bench/batch.py --n 8
 
 clean:
 	rm -rf $(VENV) out .warp
