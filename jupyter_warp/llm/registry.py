@@ -1,0 +1,135 @@
+"""Backend names to factories: built-ins first, then the ``jupyter_warp.backends`` entry points.
+
+A factory is any callable ``factory(target: str | None, **options) -> Backend``; ``target``
+is what follows the first ``:`` of the spec. Built-ins are named by ``module:attribute``
+and imported only when asked for, so this module loads no model library. Each plugin
+loads in its own try: one that fails to import is logged and skipped, never breaking
+the others.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from collections.abc import Callable
+from importlib import metadata
+from typing import Any
+
+from ..errors import ConfigError
+from .base import Backend
+
+log = logging.getLogger(__name__)
+
+ENTRY_POINT_GROUP = "jupyter_warp.backends"
+Factory = Callable[..., Backend]
+
+BUILTINS: dict[str, str] = {
+    "smollm2": "jupyter_warp.llm.transformers_backend:smollm2",
+    "transformers": "jupyter_warp.llm.transformers_backend:TransformersBackend.from_spec",
+    "llamacpp": "jupyter_warp.llm.llamacpp_backend:LlamaCppBackend.from_spec",
+    "openai": "jupyter_warp.llm.openai_backend:OpenAIBackend.from_spec",
+    "vllm": "jupyter_warp.llm.vllm_backend:VLLMBackend.from_spec",
+    "replay": "jupyter_warp.llm.replay:ReplayBackend.from_spec",
+}
+
+
+def parse_spec(spec: str) -> tuple[str, str | None]:
+    """``"name:target"`` -> ``("name", "target")``; ``"name"`` -> ``("name", None)``."""
+    name, sep, target = spec.strip().partition(":")
+    if not name:
+        raise ConfigError(f"empty backend name in model spec {spec!r}")
+    return name.lower(), (target if sep and target else None)
+
+
+def _resolve(path: str) -> Factory:
+    module_name, _, attrs = path.partition(":")
+    obj: Any = importlib.import_module(module_name)
+    for attr in attrs.split("."):
+        obj = getattr(obj, attr)
+    return obj  # type: ignore[no-any-return]
+
+
+class BackendRegistry:
+    """Backend factories by name. Tests build a fresh one; the package uses one default."""
+
+    def __init__(self, builtins: dict[str, str] | None = None, entry_points: bool = True) -> None:
+        self._factories: dict[str, Factory | str] = dict(BUILTINS if builtins is None else builtins)
+        self._load_entry_points = entry_points
+        self._discovered = False
+
+    def register(self, name: str, factory: Factory | str) -> None:
+        """Add or replace a backend; ``factory`` may be a ``"module:attr"`` string."""
+        self._factories[name.lower()] = factory
+
+    def _discover(self) -> None:
+        """Load the entry-point plugins once, each in its own try."""
+        if self._discovered or not self._load_entry_points:
+            self._discovered = True
+            return
+        self._discovered = True
+        try:
+            found = metadata.entry_points(group=ENTRY_POINT_GROUP)
+        except Exception as exc:  # a broken distribution's metadata must not stop the built-ins
+            log.warning("cannot read %s entry points: %s", ENTRY_POINT_GROUP, exc)
+            return
+        for ep in found:
+            name = ep.name.lower()
+            if name in self._factories:
+                log.warning("backend plugin %r (%s) ignored: a backend of that name exists", name, ep.value)
+                continue
+            try:
+                self._factories[name] = ep.load()
+            except Exception as exc:
+                dist = getattr(getattr(ep, "dist", None), "name", None) or ep.value.split(":")[0]
+                log.warning(
+                    "backend plugin %r could not load (%s: %s): install its requirements, "
+                    "e.g. `pip install %s`",
+                    name,
+                    type(exc).__name__,
+                    exc,
+                    dist,
+                )
+
+    def known(self) -> list[str]:
+        """Backend names, sorted."""
+        self._discover()
+        return sorted(self._factories)
+
+    def factory(self, name: str) -> Factory:
+        self._discover()
+        factory = self._factories.get(name.lower())
+        if factory is None:
+            raise ConfigError(f"unknown backend {name!r}; known backends: {', '.join(self.known())}")
+        if isinstance(factory, str):
+            factory = _resolve(factory)
+            self._factories[name.lower()] = factory
+        return factory
+
+    def get(self, spec: str, **options: Any) -> Backend:
+        """Build the backend a spec names, passing ``options`` to its factory."""
+        name, target = parse_spec(spec)
+        factory = self.factory(name)
+        try:
+            return factory(target, **options)
+        except TypeError as exc:
+            if "unexpected keyword argument" in str(exc):
+                raise ConfigError(f"backend {name!r}: {exc}") from exc
+            raise
+
+
+registry = BackendRegistry()
+
+
+def get_backend(spec: str, **options: Any) -> Backend:
+    """The backend a model spec names (see ``jupyter_warp.llm`` for the syntax)."""
+    return registry.get(spec, **options)
+
+
+def register_backend(name: str, factory: Factory | str) -> None:
+    """Make ``name`` available to ``get_backend``; ``factory(target, **options) -> Backend``."""
+    registry.register(name, factory)
+
+
+def known_backends() -> list[str]:
+    """Every backend name ``get_backend`` accepts."""
+    return registry.known()
