@@ -5,6 +5,9 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 STAMP := $(VENV)/.installed
 DEMO_ARGS ?=
+# torch and llama.cpp each bring an OpenMP runtime whose spinning idle threads starve each
+# other on a small machine (10 to 20 times slower decoding); passive waiting avoids it.
+export OMP_WAIT_POLICY ?= PASSIVE
 PYTEST_ARGS ?=
 
 # 1: build llama.cpp's llama-server (parallel slots) before the tests, so the batching-server

@@ -152,7 +152,7 @@ class WarpPolicy:
     def _fit(self, state: str, render: Callable[[list[Passage], int | None], str], max_tokens: int) -> tuple[str, list[Passage], dict[str, int]]:
         """Render within the context window: drop the lowest-ranked passages first, then
         abbreviate the report harder; record what was cut."""
-        budget = self.model.context_window - max_tokens - 32
+        budget = self.model.context_window - max_tokens - 64  # the chat template adds about 30 tokens
         passages = list(self.s.passages)
         abbreviate: int | None = 160
         prompt = render(passages, abbreviate)
