@@ -95,6 +95,9 @@ class TransformersBackend(Backend):
         else:
             self.name = f"transformers:{model}"
         started = time.perf_counter()
+        # A load bar would be one more widget in the notebook cell for a load of a second.
+        bars = transformers.utils.logging.is_progress_bar_enabled()
+        transformers.utils.logging.disable_progress_bar()
         try:
             kwargs: dict[str, Any] = {"gguf_file": gguf_file} if gguf is None and gguf_file else {}
             self.tokenizer = transformers.AutoTokenizer.from_pretrained(folder, **kwargs)
@@ -103,6 +106,9 @@ class TransformersBackend(Backend):
             )
         except (OSError, ValueError) as exc:
             raise BackendError(f"cannot load model {model!r} with transformers: {exc}") from exc
+        finally:
+            if bars:
+                transformers.utils.logging.enable_progress_bar()
         self.model.to(self.device).eval()
         self.load_seconds = time.perf_counter() - started
         self.tokenizer.padding_side = "left"
