@@ -11,18 +11,18 @@ is a search action with 1 to 5 keywords. Sampling: temperature 0.7, top_p 0.8, s
 from __future__ import annotations
 
 import argparse
-import json
-import re
 import sys
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))
 
 from jupyter_warp.llm import get_backend  # noqa: E402
 from jupyter_warp.llm.base import Backend  # noqa: E402
 from jupyter_warp.records import ChatRequest  # noqa: E402
+from scripted import parses_search as parses  # noqa: E402
 
 SEARCH_GRAMMAR = r"""root ::= "<thought>" thought "</thought>\n<action>" action "</action>"
 thought ::= [^<\n]{1,300}
@@ -38,17 +38,6 @@ Think briefly, then choose 1 to 5 search keywords. Answer exactly in this format
 <thought>your reasoning on one line</thought>
 <action>{"name": "search", "keywords": ["keyword one", "keyword two"]}</action>"""
 
-
-def parses(text: str) -> bool:
-    match = re.fullmatch(r"\s*<thought>([^<\n]+)</thought>\s*<action>(.*)</action>\s*", text, re.DOTALL)
-    if not match:
-        return False
-    try:
-        action = json.loads(match.group(2))
-    except json.JSONDecodeError:
-        return False
-    keywords = action.get("keywords") if isinstance(action, dict) else None
-    return action.get("name") == "search" and isinstance(keywords, list) and 1 <= len(keywords) <= 5
 
 
 def run(backend: Backend, label: str, samples: int, max_tokens: int, grammar: str | None) -> None:

@@ -87,3 +87,18 @@ class MemorySearcher:
                 out.append(Passage(doc_id=f"{q}#{i}", text=f"{q} evidence {i} " * self.text_len,
                                    path=f"docs/{q}.md", title=q.title(), heading="Intro", start=i * 10, end=i * 10 + 9))
         return out[:k]
+
+
+def parses_search(text: str) -> bool:
+    """Whether a reply is a well-formed search action: closed tags, strict JSON (no repair),
+    and the engine's own validation."""
+    from jupyter_warp import actions
+    from jupyter_warp.config import WarpConfig
+
+    try:
+        reply = actions.split_reply(text)
+        json.loads(reply.action_text)
+        actions.validate_search(actions.parse_json_action(reply.action_text), WarpConfig())
+    except (actions.ActionError, ValueError):
+        return False
+    return reply.closed

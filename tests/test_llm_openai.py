@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
-import re
 import threading
 import time
 
 import pytest
+
+from scripted import parses_search as parses
 from servers import LlamaServer, free_port, llama_server_fixture, require_llama_server
 
 from jupyter_warp.errors import BackendError, BackendUnavailableError
@@ -23,15 +23,6 @@ kw ::= "\"" [a-zA-Z0-9 ]{1,40} "\""
 server = llama_server_fixture(scope="module")
 
 
-def parses(text: str) -> bool:
-    match = re.fullmatch(r"<thought>([^<\n]+)</thought>\n<action>(.*)</action>", text, re.DOTALL)
-    if not match:
-        return False
-    try:
-        action = json.loads(match.group(2))
-    except json.JSONDecodeError:
-        return False
-    return action.get("name") == "search" and 1 <= len(action.get("keywords", [])) <= 5
 
 
 @pytest.fixture

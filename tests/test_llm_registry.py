@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from scripted import parses_search as parses
+
 from jupyter_warp.errors import BackendError, ConfigError, MissingExtraError
 from jupyter_warp.llm import BackendRegistry, ReplayBackend, get_backend, known_backends, parse_spec
 from jupyter_warp.llm import registry as registry_module
@@ -203,18 +205,6 @@ def llamacpp():
     backend.close()
 
 
-def parses(text: str) -> bool:
-    """The thought/action structure, with JSON inside the action."""
-    import re
-
-    match = re.fullmatch(r"<thought>([^<\n]+)</thought>\n<action>(.*)</action>", text, re.DOTALL)
-    if not match:
-        return False
-    try:
-        action = json.loads(match.group(2))
-    except json.JSONDecodeError:
-        return False
-    return action.get("name") == "search" and 1 <= len(action.get("keywords", [])) <= 5
 
 
 @pytest.mark.model

@@ -6,13 +6,13 @@ Generations are kept short: decoding runs at about 10 to 15 tokens a second on 2
 from __future__ import annotations
 
 import importlib.util
-import json
 import logging
-import re
 import time
 from pathlib import Path
 
 import pytest
+
+from scripted import parses_search as parses
 
 from jupyter_warp.errors import BackendError
 from jupyter_warp.records import ChatRequest
@@ -38,15 +38,6 @@ YES_NO = 'root ::= "yes" | "no"'
 PROMPTS = ["What is the capital of France?", "Name three colors.", "Is water wet? Answer briefly."]
 
 
-def parses(text: str) -> bool:
-    match = re.fullmatch(r"<thought>([^<\n]+)</thought>\n<action>(.*)</action>", text, re.DOTALL)
-    if not match:
-        return False
-    try:
-        action = json.loads(match.group(2))
-    except json.JSONDecodeError:
-        return False
-    return action.get("name") == "search" and 1 <= len(action.get("keywords", [])) <= 5
 
 
 @pytest.fixture(scope="module")

@@ -11,16 +11,14 @@ controller's output is checked instead.
 from __future__ import annotations
 
 import os
-import secrets
 import shutil
-import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import nbformat
 import pytest
+from labserver import run_lab
 
 pytestmark = pytest.mark.browser
 
@@ -54,75 +52,23 @@ def write_notebook(root: Path) -> None:
     nbformat.write(nb, str(root / "warp.ipynb"))
 
 
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def extension_available() -> tuple[bool, str]:
     if os.environ.get("WARP_UI_WITHOUT_EXTENSION"):  # exercise the fallback where the extension is only built
         return False, "WARP_UI_WITHOUT_EXTENSION is set"
     if (BUILT / "package.json").is_file():
         return True, "built in jupyter_warp/labextension"
-    listed = subprocess.run([sys.executable, "-m", "jupyter", "labextension", "list"], capture_output=True, text=True)
-    if "jupyter-warp" in listed.stdout + listed.stderr:
-        return True, "installed"
-    return False, "the jupyter-warp JupyterLab extension is neither built nor installed"
+    return False, "the jupyter-warp JupyterLab extension is not built (make, or pip install -e .)"
 
 
 @pytest.fixture
 def warp_lab(tmp_path):
     """JupyterLab with a kernel that imports this checkout, and the extension when it exists."""
-    root, home = tmp_path / "root", tmp_path / "jupyter"
-    root.mkdir()
-    write_notebook(root)
     has_extension, why = extension_available()
-    env = dict(os.environ, JUPYTER_CONFIG_DIR=str(home / "config"), JUPYTER_DATA_DIR=str(home / "data"),
-               JUPYTER_RUNTIME_DIR=str(home / "runtime"),
-               PYTHONPATH=os.pathsep.join([str(ROOT), str(ROOT / "tests"), os.environ.get("PYTHONPATH", "")]),
-               PATH=os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", ""))
-    settings = home / "settings" / "@jupyterlab" / "apputils-extension" / "notification.jupyterlab-settings"
-    settings.parent.mkdir(parents=True)
-    settings.write_text('{"fetchNews": "false", "checkForUpdates": false}')
-    port, token = free_port(), secrets.token_hex(16)
-    args = [sys.executable, "-m", "jupyterlab", "--no-browser", "--ServerApp.ip=127.0.0.1",
-            f"--ServerApp.port={port}", "--ServerApp.port_retries=0", f"--IdentityProvider.token={token}",
-            f"--ServerApp.root_dir={root}", f"--LabApp.user_settings_dir={home / 'settings'}",
-            f"--LabApp.workspaces_dir={home / 'workspaces'}", "--LabApp.expose_app_in_browser=True",
-            "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"]
-    if has_extension and (BUILT / "package.json").is_file():
-        ext = tmp_path / "labextensions"
-        shutil.copytree(BUILT, ext / "jupyter-warp")
-        args.append(f"--LabApp.extra_labextensions_path={ext}")
-    if os.geteuid() == 0:
-        args.append("--allow-root")
-    log = tmp_path / "jupyter-lab.log"
-    with log.open("w") as out:
-        proc = subprocess.Popen(args, cwd=root, env=env, stdout=out, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        request = urllib.request.Request(f"{url}/api/status", headers={"Authorization": f"token {token}"})
-        while True:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"jupyter lab did not start:\n{log.read_text()[-3000:]}")
-            try:
-                with urllib.request.urlopen(request, timeout=2):
-                    break
-            except OSError:
-                time.sleep(0.3)
-        yield {"url": f"{url}/lab/tree/warp.ipynb?token={token}", "root": root, "extension": has_extension,
-               "why": why, "log": log}
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+    env = {"PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "tests"), os.environ.get("PYTHONPATH", "")]),
+           "PATH": os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", "")}
+    with run_lab(tmp_path, kernels=True, extension=has_extension, env_extra=env, prepare=write_notebook) as lab:
+        yield {"url": lab.doc_url("warp.ipynb"), "root": lab.root, "extension": has_extension, "why": why,
+               "log": tmp_path / "jupyter-lab.log"}
 
 
 def execution_count(page, index: int):
