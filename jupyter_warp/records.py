@@ -8,6 +8,7 @@ Every record round-trips through ``to_dict``/``from_dict`` (plain JSON types).
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Callable, Protocol, Sequence, TypeVar
 
@@ -18,6 +19,15 @@ def _from_dict(cls: type[T], data: dict[str, Any]) -> T:
     """Build a dataclass from a dict, ignoring keys a newer version may have added."""
     names = {f.name for f in fields(cls)}  # type: ignore[arg-type]
     return cls(**{k: v for k, v in data.items() if k in names})
+
+
+def _display_path(path: str) -> str:
+    """A path relative to the working folder when it lies inside it, else as stored."""
+    try:
+        relative = os.path.relpath(path)
+    except ValueError:
+        return path
+    return path if relative.startswith("..") else relative
 
 
 @dataclass
@@ -38,7 +48,7 @@ class Passage:
 
     def location(self) -> str:
         """Where the passage is: file, page and heading, for reference lists."""
-        parts = [self.path]
+        parts = [_display_path(self.path)]
         if self.page is not None:
             parts.append(f"p. {self.page}")
         if self.heading:
