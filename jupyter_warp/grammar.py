@@ -132,9 +132,9 @@ def grammar_for(state: str, config: WarpConfig, keys: Sequence[int] = (), positi
     raise ValueError(f"no grammar for state {state!r}")
 
 
-def max_tokens_for(state: str, config: WarpConfig, grammar: str | None) -> int:
+def max_tokens_for(state: str, config: WarpConfig, constrained: bool) -> int:
     """A token limit the bounded reply always fits in (one character a token at worst)."""
-    if grammar is None:
+    if not constrained:
         return config.max_new_tokens
     head = config.thought_max_chars // 5 * 31 + 40
     bound = {

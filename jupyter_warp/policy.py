@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Callable, Sequence
 
 from . import actions
 from .actions import ActionError
@@ -103,14 +103,16 @@ class WarpPolicy:
         pos, node, _ = entry
         return pos, f"update {pos} [{node.title}]: {node.plan}"
 
-    def _request(self, state: str, prompt: str, keys: list[int] = (), extendable: list[str] = ()) -> ChatRequest:  # type: ignore[assignment]
-        grammar = None
-        if self.config.constrained and self.model.supports_grammar:
-            grammar = grammar_for(state, self.config, keys=keys, positions=extendable)
+    @property
+    def _constrained(self) -> bool:
+        return self.config.constrained and self.model.supports_grammar
+
+    def _request(self, state: str, prompt: str, keys: Sequence[int] = (), extendable: Sequence[str] = ()) -> ChatRequest:
+        grammar = grammar_for(state, self.config, keys=keys, positions=extendable) if self._constrained else None
         return ChatRequest(
             prompt=prompt,
             grammar=grammar,
-            max_tokens=max_tokens_for(state, self.config, grammar),
+            max_tokens=max_tokens_for(state, self.config, self._constrained),
             temperature=self.config.temperature,
             top_p=self.config.top_p,
             seed=None if self.config.seed is None else self.config.seed + self.s.step,
@@ -149,9 +151,10 @@ class WarpPolicy:
             blocks.append(f"[{key}] ({where}) {text[:limit]}")
         return "\n\n".join(blocks) if blocks else "(no passages found)"
 
-    def _fit(self, state: str, render: Callable[[list[Passage], int | None], str], max_tokens: int) -> tuple[str, list[Passage], dict[str, int]]:
+    def _fit(self, state: str, render: Callable[[list[Passage], int | None], str]) -> tuple[str, list[Passage], dict[str, int]]:
         """Render within the context window: drop the lowest-ranked passages first, then
         abbreviate the report harder; record what was cut."""
+        max_tokens = max_tokens_for(state, self.config, self._constrained)
         budget = self.model.context_window - max_tokens - 64  # the chat template adds about 30 tokens
         passages = list(self.s.passages)
         abbreviate: int | None = 160
@@ -188,8 +191,7 @@ class WarpPolicy:
                 **self._common(),
             )
 
-        max_tokens = max_tokens_for(INIT_PLAN, self.config, "bounded" if self.model.supports_grammar else None)
-        prompt, passages, cut = self._fit(INIT_PLAN, render, max_tokens)
+        prompt, passages, cut = self._fit(INIT_PLAN, render)
         keys = self.s.registry.keys_for(passages)
         return Turn(INIT_PLAN, None, None, self._request(INIT_PLAN, prompt), passages, keys, cut=cut)
 
@@ -211,8 +213,7 @@ class WarpPolicy:
                 **self._common(),
             )
 
-        max_tokens = max_tokens_for(WRITE, self.config, "bounded" if self.model.supports_grammar else None)
-        prompt, passages, cut = self._fit(WRITE, render, max_tokens)
+        prompt, passages, cut = self._fit(WRITE, render)
         keys = self.s.registry.keys_for(passages)
         return Turn(WRITE, position, self.s.target_id, self._request(WRITE, prompt, keys=keys), passages, keys, cut=cut)
 
