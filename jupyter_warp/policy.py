@@ -22,6 +22,7 @@ from typing import Callable, Sequence
 
 from . import actions
 from .actions import ActionError
+from .budget import Render, fit_prompt, render_passages
 from .grammar import grammar_for, max_tokens_for
 from .prompts import PromptRenderer
 from .records import ChatRequest, Completion, Passage, Searcher, Step
@@ -143,41 +144,11 @@ class WarpPolicy:
         return Turn(SEARCH, position, self.s.target_id, self._request(SEARCH, prompt))
 
     def _render_passages(self, passages: list[Passage], keys: list[int]) -> str:
-        limit = self.config.passage_max_chars
-        blocks = []
-        for key, p in zip(keys, passages):
-            where = p.path + (f", p. {p.page}" if p.page is not None else "") + (f", {p.heading}" if p.heading else "")
-            text = " ".join(p.text.split())
-            blocks.append(f"[{key}] ({where}) {text[:limit]}")
-        return "\n\n".join(blocks) if blocks else "(no passages found)"
+        return render_passages(passages, keys, self.config.passage_max_chars)
 
-    def _fit(self, state: str, render: Callable[[list[Passage], int | None], str]) -> tuple[str, list[Passage], dict[str, int]]:
-        """Render within the context window: drop the lowest-ranked passages first, then
-        abbreviate the report harder; record what was cut."""
-        max_tokens = max_tokens_for(state, self.config, self._constrained)
-        budget = self.model.context_window - max_tokens - 64  # the chat template adds about 30 tokens
-        passages = list(self.s.passages)
-        abbreviate: int | None = 160
-        prompt = render(passages, abbreviate)
-        tokens = self.model.count_tokens(prompt)
-        cut = {"passages": 0, "report_chars": 0}
-        while tokens > budget and passages:
-            dropped = passages.pop()
-            cut["passages"] += 1
-            tokens -= max(1, self.model.count_tokens(dropped.text[: self.config.passage_max_chars]))
-            if tokens <= budget or not passages:
-                prompt = render(passages, abbreviate)
-                tokens = self.model.count_tokens(prompt)
-        for shorter in (40, 0):
-            if tokens <= budget:
-                break
-            before = len(prompt)
-            prompt = render(passages, shorter)
-            cut["report_chars"] += max(0, before - len(prompt))
-            tokens = self.model.count_tokens(prompt)
-        if tokens > budget:
-            cut["over_budget_tokens"] = tokens - budget
-        return prompt, passages, {k: v for k, v in cut.items() if v}
+    def _fit(self, state: str, render: Render) -> tuple[str, list[Passage], dict[str, int]]:
+        return fit_prompt(render, self.s.passages, self.model.count_tokens, self.model.context_window,
+                          max_tokens_for(state, self.config, self._constrained), self.config.passage_max_chars)
 
     def _prepare_init(self) -> Turn:
         def render(passages: list[Passage], _abbrev: int | None) -> str:
