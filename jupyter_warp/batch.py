@@ -144,7 +144,6 @@ def run_lockstep(questions: Sequence[Question], config: WarpConfig, out_dir: str
             continue
         backend = backend or run.backend
         searcher = searcher or run.searcher
-        run._backend, run._searcher = backend, searcher
         runs[q.id] = (q, run, time.time())
     rounds = 0
     while runs:
