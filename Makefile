@@ -61,7 +61,7 @@ test: install chromium
 	JUPYTER_WARP_BUILD_LLAMA_SERVER=$(LLAMA_SERVER_BUILD) $(PY) -m pytest $(PYTEST_ARGS)
 
 llama-server: install
-	$(PY) -m jupyter_warp.llm.llama_server build
+	$(PY) -m jupyter_warp.tools.llama_server build
 
 bench: install
 	$(PY) bench/overhead.py

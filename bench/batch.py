@@ -125,7 +125,7 @@ def serve(args: argparse.Namespace, name: str = "llama-server") -> Iterator[tupl
         url = url.rstrip("/")
         yield f"openai:{url if url.endswith('/v1') else url + '/v1'}{sep}{model}", None
         return
-    from jupyter_warp.llm.llama_server import llama_server
+    from jupyter_warp.tools.llama_server import llama_server
 
     t0 = time.perf_counter()
     with llama_server(parallel=args.parallel, ctx_per_slot=args.ctx_per_slot, threads=args.threads or None,
@@ -186,7 +186,7 @@ def run_sequential(questions: Sequence[Question], config: WarpConfig, out: Path,
         run = Run.create(q.question, config, run_dir=out / q.id / "run", backend=backend, searcher=searcher)
         run.run()
         runs.append(run)
-        print(f"  sequential {q.id}: {run.summary_line()}", file=sys.stderr)
+        print(f"  sequential {q.id}: {run.snapshot().summary}", file=sys.stderr)
     return time.perf_counter() - t0, runs
 
 

@@ -6,6 +6,8 @@ theirs when they are first used.
 
 from __future__ import annotations
 
+from typing import Any
+
 from .config import WarpConfig
 from .errors import WarpError
 from .records import Completion, ChatRequest, Passage, Step
@@ -20,8 +22,11 @@ def _jupyter_labextension_paths() -> list[dict[str, str]]:
     return [{"src": "labextension", "dest": "jupyter-warp"}]
 
 
-def load_ipython_extension(ipython):  # type: ignore[no-untyped-def]
-    """``%load_ext jupyter_warp`` registers the magics from the notebook layer."""
-    from kernel_magics import load_ipython_extension as load
+def load_ipython_extension(ipython: Any) -> None:
+    """``%load_ext jupyter_warp``: IPython loads the notebook layer's extension by name, so
+    the engine itself never imports it."""
+    ipython.extension_manager.load_extension("kernel_magics")
 
-    load(ipython)
+
+def unload_ipython_extension(ipython: Any) -> None:
+    ipython.extension_manager.unload_extension("kernel_magics")

@@ -19,8 +19,9 @@ from typing import Any, Callable, Iterable, Sequence
 from .config import WarpConfig
 from .errors import BackendUnavailableError, ConfigError, WarpError
 from .llm.base import Backend
-from .records import Searcher
-from .runs import Run
+from .llm.pool import BackendPool
+from .records import ChatRequest, Completion, Searcher
+from .runs import Run, open_run, peek
 
 DEFAULT_TEMPLATE = Path(__file__).resolve().parent.parent / "notebooks" / "batch_template.ipynb"
 
@@ -93,44 +94,53 @@ def load_questions(path: str | Path) -> QuestionFile:
 
 def _result_from_run(q: Question, run: Run, folder: Path, started: float) -> BatchResult:
     s = run.state
-    return BatchResult(q.id, q.question, "done" if s.status == "done" else s.status, s.step, s.counters["tokens_in"],
-                       s.counters["tokens_out"], round(time.time() - started, 2), str(folder / "report.md"),
+    return BatchResult(q.id, q.question, s.status.value, s.step, s.counters["tokens_in"], s.counters["tokens_out"],
+                       round(time.time() - started, 2), str(folder / "report.md"),
                        s.stop_reason if s.status != "done" else "")
 
 
 def _finished_result(q: Question, folder: Path) -> BatchResult | None:
-    """A question already done in an earlier batch, or None."""
-    state_file = folder / "run" / "state.json"
-    if not (folder / "report.md").is_file() or not state_file.is_file():
+    """A question already done in an earlier batch (same question, report written), or None."""
+    info = peek(folder / "run")
+    if info is None or info.status != "done" or info.question != q.question or not (folder / "report.md").is_file():
         return None
-    state = json.loads(state_file.read_text(encoding="utf-8"))
-    if state.get("status") != "done":
-        return None
-    c = state.get("counters", {})
-    return BatchResult(q.id, q.question, "skipped", state.get("step", 0), c.get("tokens_in", 0), c.get("tokens_out", 0),
-                       0.0, str(folder / "report.md"))
+    c = info.counters
+    return BatchResult(q.id, q.question, "skipped", info.step, c.get("tokens_in", 0), c.get("tokens_out", 0), 0.0,
+                       str(folder / "report.md"))
 
 
-def open_or_create(q: Question, folder: Path, config: WarpConfig, backend: Backend | None,
-                   searcher: Searcher | None) -> Run:
-    run_dir = folder / "run"
-    if (run_dir / "state.json").is_file():
-        return Run.resume(run_dir, backend=backend, searcher=searcher)
-    return Run.create(q.question, config, run_dir=run_dir, backend=backend, searcher=searcher)
+def _report_files(folder: Path) -> list[Path]:
+    return [folder / "report.md", folder / "report.ipynb"]
 
 
-def write_reports(run: Run, folder: Path) -> None:
-    run.save_report(folder / "report.md")
-    run.save_report(folder / "report.ipynb")
+def _generate(backend: Backend, requests: list[ChatRequest]) -> list[Completion]:
+    """One batched call; if it fails as a whole, each request alone, so that one bad request
+    (too long, malformed) fails its own question and not the batch."""
+    try:
+        return backend.generate(requests)
+    except BackendUnavailableError:
+        raise
+    except Exception:
+        pass
+    out = []
+    for request in requests:
+        try:
+            out += backend.generate([request])
+        except BackendUnavailableError:
+            raise
+        except Exception as exc:
+            out.append(Completion("", finish_reason="error", error=f"{type(exc).__name__}: {exc}"))
+    return out
 
 
 def run_lockstep(questions: Sequence[Question], config: WarpConfig, out_dir: str | Path, *,
                  backend: Backend | None = None, searcher: Searcher | None = None,
-                 on_step: Callable[[int, int], None] | None = None) -> list[BatchResult]:
+                 on_round: Callable[[int, int], None] | None = None) -> list[BatchResult]:
     """Step every question together; each round is one batched ``generate`` call."""
     out = Path(out_dir)
     results: dict[str, BatchResult] = {}
     runs: dict[str, tuple[Question, Run, float]] = {}
+    pool = BackendPool()
     for q in questions:
         folder = out / q.id
         done = _finished_result(q, folder)
@@ -138,11 +148,11 @@ def run_lockstep(questions: Sequence[Question], config: WarpConfig, out_dir: str
             results[q.id] = done
             continue
         try:
-            run = open_or_create(q, folder, config, backend, searcher)
+            run = open_run(q.question, run_dir=folder / "run", config=config, backend=backend, searcher=searcher,
+                           backends=pool)
         except WarpError as exc:
             results[q.id] = BatchResult(q.id, q.question, "error", error=str(exc))
             continue
-        backend = backend or run.backend
         searcher = searcher or run.searcher
         runs[q.id] = (q, run, time.time())
     rounds = 0
@@ -150,38 +160,30 @@ def run_lockstep(questions: Sequence[Question], config: WarpConfig, out_dir: str
         turns = []
         for qid, (q, run, started) in list(runs.items()):
             try:
-                turn = run.policy.prepare()
+                turn = run.prepare()
+                if turn is None:
+                    run.finish(_report_files(out / q.id))
+                    results[qid] = _result_from_run(q, run, out / q.id, started)
+                    del runs[qid]
+                else:
+                    turns.append((qid, turn))
             except WarpError as exc:
                 results[qid] = BatchResult(q.id, q.question, "error", run.state.step, error=str(exc))
-                run.save()
                 del runs[qid]
-                continue
-            if turn is None:
-                write_reports(run, out / q.id)
-                results[qid] = _result_from_run(q, run, out / q.id, started)
-                del runs[qid]
-            else:
-                turns.append((qid, turn))
         if not turns:
             break
-        assert backend is not None
-        try:
-            completions = backend.generate([t.request for _, t in turns])
-        except BackendUnavailableError:
-            for q, run, _ in runs.values():
-                run.save()
-            raise
+        shared = backend or runs[turns[0][0]][1].backend
+        completions = _generate(shared, [t.request for _, t in turns])
         for (qid, turn), completion in zip(turns, completions):
             q, run, started = runs[qid]
             try:
-                run.record(run.policy.apply(turn, completion))
+                run.complete(turn, completion)
             except Exception as exc:  # one question crashing must not stop the others
                 results[qid] = BatchResult(q.id, q.question, "error", run.state.step, error=f"{type(exc).__name__}: {exc}")
-                run.save()
                 del runs[qid]
         rounds += 1
-        if on_step:
-            on_step(rounds, len(runs))
+        if on_round:
+            on_round(rounds, len(runs))
     return [results[q.id] for q in questions if q.id in results]
 
 
@@ -213,10 +215,8 @@ def run_papermill(questions: Sequence[Question], config: WarpConfig, out_dir: st
                                        progress_bar=False, cwd=str(Path.cwd()))
         except Exception as exc:  # papermill keeps the partial notebook; report and go on
             error = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
-        state_file = folder / "run" / "state.json"
-        if state_file.is_file():
-            run = Run.resume(folder / "run")
-            result = _result_from_run(q, run, folder, started)
+        if peek(folder / "run") is not None:
+            result = _result_from_run(q, Run.load(folder / "run"), folder, started)
             result.output = str(notebook)
             if error:
                 result.status, result.error = "failed", error

@@ -1,6 +1,5 @@
-"""Fitting a prompt into the model's context window: passages are shown numbered with their
-location, the lowest-ranked are dropped first, then the report summary is shortened, and
-what was cut is recorded in the step."""
+"""Fitting a prompt into the model's context window: the lowest-ranked passages are dropped
+first, then the report summary is shortened, and what was cut is recorded in the step."""
 
 from __future__ import annotations
 
@@ -13,15 +12,6 @@ Render = Callable[[list[Passage], "int | None"], str]
 
 TEMPLATE_MARGIN = 64
 """Tokens kept free for the chat template around the prompt (SmolLM2's adds about 30)."""
-
-
-def render_passages(passages: Sequence[Passage], keys: Sequence[int], limit: int) -> str:
-    """``[key] (file, p. N, heading) text``, one block per passage, text cut to ``limit``."""
-    blocks = []
-    for key, p in zip(keys, passages):
-        where = p.path + (f", p. {p.page}" if p.page is not None else "") + (f", {p.heading}" if p.heading else "")
-        blocks.append(f"[{key}] ({where}) {' '.join(p.text.split())[:limit]}")
-    return "\n\n".join(blocks) if blocks else "(no passages found)"
 
 
 def fit_prompt(render: Render, passages: Sequence[Passage], count_tokens: Callable[[str], int],

@@ -1,73 +1,101 @@
-"""One configuration record for the engine; the notebook's ``Warp`` traitlets mirror it."""
+"""One configuration record for the engine. Each field carries its help text and range
+once; the command line's flags, the magic's flags and the notebook's ``Warp`` traitlets are
+generated from it (``jupyter_warp.options``, ``kernel_magics.magics``)."""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
-from typing import Any
+import re
+import types
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any, Union, get_args, get_origin, get_type_hints
 
 from .errors import ConfigError
+
+SECRET = re.compile(r"(api_?key|token|secret|password|authorization)", re.IGNORECASE)
+"""Backend options never written into a run directory."""
+
+
+def setting(default: Any, help: str, *, low: float | None = None, high: float | None = None,
+            flag: str | None = None) -> Any:
+    """A field with its help, its range and, if not ``--name-with-dashes``, its flag."""
+    meta = {"help": help, "low": low, "high": high, "flag": flag}
+    if isinstance(default, dict):
+        return field(default_factory=lambda: dict(default), metadata=meta)
+    return field(default=default, metadata=meta)
 
 
 @dataclass
 class WarpConfig:
     """Settings of a run. Defaults are the reference system's where it has one."""
 
-    model: str = "smollm2"
-    """Backend spec: ``smollm2``, ``transformers:PATH``, ``openai:URL#MODEL``, ``vllm:MODEL``..."""
-    index: str = ".warp/index"
-    max_steps: int = 140
-    max_extends: int = 5
-    max_depth: int = 3
-    first_k: int = 20
-    """Passages shown after the first search (to the planner)."""
-    k: int = 10
-    """Passages shown after every later search (to the writer)."""
-    max_keywords: int = 5
-    passage_max_chars: int = 1200
-    """Characters of each passage shown in a prompt."""
-    min_sections: int = 3
-    max_sections: int = 12
-    min_subsections: int = 2
-    max_subsections: int = 7
-    min_section_chars: int = 50
-    max_cites: int = 12
-    temperature: float = 0.7
-    top_p: float = 0.8
-    max_new_tokens: int = 2048
-    constrained: bool = True
-    """Constrain replies to the action format with a grammar where the backend can."""
-    thought_max_chars: int = 300
-    write_max_chars: int = 1500
-    """Upper bound on a written section under constrained decoding."""
-    max_retries: int = 3
-    """Consecutive rejected replies in one state before the engine falls back."""
-    prompts_dir: str | None = None
-    """A folder of Jinja templates replacing the built-in prompts (same file names)."""
-    seed: int | None = None
+    model: str = setting("smollm2", "backend spec: smollm2 (the embedded model), transformers:ID, llamacpp:GGUF, "
+                                    "openai:URL[#MODEL], vllm:MODEL, replay:FILE.jsonl")
+    index: str = setting(".warp/index", "index folder (build it with `jupyter-warp index PATH...`)")
+    max_steps: int = setting(140, "model turns at most", low=1)
+    max_extends: int = setting(5, "deepening rounds at most", low=0)
+    max_depth: int = setting(3, "deepest outline level", low=1, high=3)
+    first_k: int = setting(20, "passages shown after the first search (to the planner)", low=1)
+    k: int = setting(10, "passages shown after every later search (to the writer)", low=1)
+    max_keywords: int = setting(5, "queries a search may use", low=1)
+    passage_max_chars: int = setting(1200, "characters of each passage shown in a prompt", low=1)
+    min_sections: int = setting(3, "fewest top-level sections a plan may have", low=1)
+    max_sections: int = setting(12, "most top-level sections a plan may have", low=1)
+    min_subsections: int = setting(2, "fewest subsections a deepening may add", low=1)
+    max_subsections: int = setting(7, "most subsections a deepening may add", low=1)
+    min_section_chars: int = setting(50, "shortest acceptable written section, in characters", low=0)
+    max_cites: int = setting(12, "most citations in one written section", low=1)
+    temperature: float = setting(0.7, "sampling temperature", low=0.0, high=2.0)
+    top_p: float = setting(0.8, "nucleus sampling (above 0, at most 1)", low=0.0, high=1.0)
+    max_new_tokens: int = setting(2048, "tokens a reply may have", low=1)
+    constrained: bool = setting(True, "constrain replies to the action format with a grammar where the backend can")
+    thought_max_chars: int = setting(300, "longest thought under constrained decoding", low=5)
+    write_max_chars: int = setting(1500, "longest written section under constrained decoding", low=1)
+    max_retries: int = setting(3, "rejected replies in a row in one state before the engine falls back", low=1)
+    prompts_dir: str | None = setting(None, "a folder of Jinja templates replacing the built-in prompts")
+    seed: int | None = setting(None, "sampling seed (none: random)")
+    backend_options: dict[str, Any] = setting({}, "options for the model backend, e.g. context_window=4096, "
+                                                  "api_key=..., extra_body={...}", flag="--backend-opt")
 
     def __post_init__(self) -> None:
         self.validate()
 
     def validate(self) -> None:
         """Reject settings that cannot work, with a message that names the fix."""
-        for name in ("max_steps", "first_k", "k", "max_keywords", "max_depth"):
-            if getattr(self, name) < 1:
-                raise ConfigError(f"{name} must be at least 1, got {getattr(self, name)}")
-        if self.max_extends < 0:
-            raise ConfigError(f"max_extends must be 0 or more, got {self.max_extends}")
-        if not 1 <= self.max_depth <= 3:
-            raise ConfigError(f"max_depth must be 1 to 3, got {self.max_depth}")
-        if not 1 <= self.min_sections <= self.max_sections:
-            raise ConfigError("min_sections must be at least 1 and at most max_sections")
-        if not 1 <= self.min_subsections <= self.max_subsections:
-            raise ConfigError("min_subsections must be at least 1 and at most max_subsections")
-        if not 0.0 <= self.temperature <= 2.0:
-            raise ConfigError(f"temperature must be 0 to 2, got {self.temperature}")
-        if not 0.0 < self.top_p <= 1.0:
+        for f in fields(self):
+            value, low, high = getattr(self, f.name), f.metadata.get("low"), f.metadata.get("high")
+            kind = setting_type(f.name)
+            if value is None and f.default is None:
+                continue
+            if not isinstance(value, kind) or (kind is not bool and isinstance(value, bool)):
+                if kind is float and isinstance(value, int) and not isinstance(value, bool):
+                    value = float(value)
+                    setattr(self, f.name, value)
+                else:
+                    raise ConfigError(f"{f.name} must be {kind.__name__}, got {value!r}")
+            if isinstance(value, (dict, str, bool)):
+                continue
+            if low is not None and value < low or high is not None and value > high:
+                span = f"{low} to {high}" if high is not None else f"at least {low}"
+                raise ConfigError(f"{f.name} must be {span}, got {value}")
+        if self.top_p <= 0:
             raise ConfigError(f"top_p must be above 0 and at most 1, got {self.top_p}")
+        if self.min_sections > self.max_sections:
+            raise ConfigError("min_sections must be at most max_sections")
+        if self.min_subsections > self.max_subsections:
+            raise ConfigError("min_subsections must be at most max_subsections")
+        if not isinstance(self.backend_options, dict):
+            raise ConfigError("backend_options must be a mapping of option names to values")
 
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+    @classmethod
+    def help(cls, name: str) -> str:
+        return str(_FIELDS[name].metadata["help"])
+
+    def to_dict(self, secrets: bool = False) -> dict[str, Any]:
+        """A JSON-ready dict; backend options that hold secrets are left out unless asked for."""
+        data = asdict(self)
+        if not secrets:
+            data["backend_options"] = {k: v for k, v in self.backend_options.items() if not SECRET.search(k)}
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "WarpConfig":
@@ -75,10 +103,26 @@ class WarpConfig:
         unknown = sorted(set(data) - names)
         if unknown:
             raise ConfigError(f"unknown setting(s) {', '.join(unknown)}; known: {', '.join(sorted(names))}")
-        return cls(**data)
+        try:
+            return cls(**data)
+        except TypeError as exc:
+            raise ConfigError(f"a setting has a value of the wrong type ({exc})") from None
 
     def replace(self, **changes: Any) -> "WarpConfig":
         """A copy with some settings changed; ``None`` values leave a setting as it is."""
-        data = self.to_dict()
+        data = self.to_dict(secrets=True)
         data.update({k: v for k, v in changes.items() if v is not None})
         return WarpConfig.from_dict(data)
+
+
+_FIELDS = {f.name: f for f in fields(WarpConfig)}
+_HINTS = get_type_hints(WarpConfig)
+
+
+def setting_type(name: str) -> type:
+    """The value type of a setting (``int`` for ``int | None``)."""
+    hint = _HINTS[name]
+    if get_origin(hint) in (Union, types.UnionType):
+        hint = next(a for a in get_args(hint) if a is not type(None))
+    origin = get_origin(hint)
+    return origin if isinstance(origin, type) else hint  # type: ignore[no-any-return]

@@ -1,5 +1,6 @@
 """The report tree: nodes addressed by position (``section-2.1``), the pre-order cursor,
-the edits the policy and the user make, and its renderings (Markdown, JSON).
+and the edits the machine and the user make. Renderings live in ``render`` (the report,
+the outline) and ``prompts.variables`` (the condensed view in prompts).
 
 Positions are derived from the tree's shape, so they shift when a user deletes or adds a
 node; every node also has a stable ``id`` that the run state uses for its cursor.
@@ -10,13 +11,25 @@ from __future__ import annotations
 import re
 import uuid
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator
+from enum import Enum
+from typing import Any, Iterator
 
 from .errors import ConfigError
 
-PLANNED = "planned"
-WRITTEN = "written"
-FAILED = "failed"
+
+class NodeStatus(str, Enum):
+    """Where a node of the report stands (a run's status is ``machine.RunStatus``)."""
+
+    PLANNED = "planned"
+    WRITTEN = "written"
+    FAILED = "failed"
+    """The engine gave up on it (no passages, or no valid text)."""
+
+    def __str__(self) -> str:
+        return self.value
+
+
+PLANNED, WRITTEN, FAILED = NodeStatus.PLANNED, NodeStatus.WRITTEN, NodeStatus.FAILED
 
 _POSITION = re.compile(r"^section-(\d+(?:\.\d+)*)$", re.IGNORECASE)
 
@@ -44,24 +57,13 @@ class Node:
     title: str
     plan: str = ""
     text: str = ""
-    status: str = PLANNED
-    """``planned``, ``written`` or ``failed`` (the model could not write it)."""
+    status: NodeStatus = PLANNED
     locked: bool = False
     """Set by the user: the engine never rewrites or extends a locked node."""
     citations: list[int] = field(default_factory=list)
     children: list["Node"] = field(default_factory=list)
     id: str = field(default_factory=_new_id)
     note: str = ""
-
-    def display_status(self, drafting: bool = False) -> str:
-        """The status the outline shows: locked, drafting, extended, written, failed, planned."""
-        if self.locked:
-            return "locked"
-        if drafting:
-            return "drafting"
-        if self.status == WRITTEN and self.children:
-            return "extended"
-        return self.status
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -82,7 +84,7 @@ class Node:
             title=data["title"],
             plan=data.get("plan", ""),
             text=data.get("text", ""),
-            status=data.get("status", PLANNED),
+            status=NodeStatus(data.get("status", PLANNED)),
             locked=data.get("locked", False),
             citations=list(data.get("citations", [])),
             children=[cls.from_dict(c) for c in data.get("children", [])],
@@ -213,7 +215,7 @@ class Report:
         prefix = parse_position(parent) if parent else []
         return [f"+ {format_position(prefix + [at + 1])} {title}"]
 
-    # Renderings.
+    # Reading and saving.
     def citation_order(self) -> list[int]:
         """Cited keys in order of first use through the document."""
         seen: dict[int, None] = {}
@@ -221,54 +223,6 @@ class Report:
             for key in node.citations:
                 seen.setdefault(key, None)
         return list(seen)
-
-    def to_markdown(
-        self,
-        renumber: Callable[[str], str] | None = None,
-        references: list[str] | None = None,
-    ) -> str:
-        """The report as Markdown with numbered headings; ``renumber`` rewrites citations."""
-        lines = [f"# {self.title or self.query}", ""]
-        for pos, node, depth in self.walk():
-            lines += [section_heading(pos, node, depth), ""]
-            body = node_body(node, renumber)
-            if body:
-                lines += [body, ""]
-        if references:
-            lines += ["## References", ""]
-            for line in references:
-                lines += [line, ""]
-        return "\n".join(lines).rstrip() + "\n"
-
-    def to_condensed(self, cursor_id: str | None = None, abbreviate: int | None = 160) -> str:
-        """The prompt view: ``## Section-2 [Title]`` with ``[PLAN]`` or ``[OK]`` lines.
-
-        Written text is cut to ``abbreviate`` characters except near the cursor (the
-        cursor's ancestors and the nodes that share its parent); None shows it all.
-        """
-        cursor = self.by_id(cursor_id) if cursor_id else None
-        near: set[str] = set()
-        if cursor:
-            path = parse_position(cursor[0])
-            near = {format_position(path[:i]) for i in range(1, len(path) + 1)}
-            parent = path[:-1]
-            near |= {p for p, _, _ in self.walk() if parse_position(p)[:-1] == parent}
-        lines = [f"# {self.title}"] if self.title else []
-        if not self.sections:
-            lines.append("(no outline yet)")
-        for pos, node, depth in self.walk():
-            marker = " <- current" if cursor and node.id == cursor[1].id else ""
-            lines.append(f"{'#' * (depth + 1)} Section-{pos.split('-', 1)[1]} [{node.title}]{marker}")
-            if node.text:
-                text = " ".join(node.text.split())
-                if abbreviate is not None and pos not in near and len(text) > abbreviate:
-                    text = text[:abbreviate].rstrip() + " ..."
-                lines.append(f"[OK] {text}")
-            elif node.status == FAILED:
-                lines.append(f"[FAILED] {node.plan}")
-            else:
-                lines.append(f"[PLAN] {node.plan}")
-        return "\n".join(lines)
 
     def to_dict(self) -> dict[str, Any]:
         return {"query": self.query, "title": self.title, "sections": [s.to_dict() for s in self.sections]}
@@ -280,40 +234,3 @@ class Report:
             title=data.get("title", ""),
             sections=[Node.from_dict(s) for s in data.get("sections", [])],
         )
-
-    def outline_nodes(self, drafting_id: str | None = None) -> list[dict[str, Any]]:
-        """The tree for the outline widget and MIME renderer (see ``jupyter_warp.mime``)."""
-
-        def visit(nodes: list[Node], prefix: list[int]) -> list[dict[str, Any]]:
-            out = []
-            for i, node in enumerate(nodes, 1):
-                path = prefix + [i]
-                out.append(
-                    {
-                        "id": node.id,
-                        "position": format_position(path),
-                        "title": node.title,
-                        "plan": node.plan,
-                        "text": node.text,
-                        "status": node.display_status(node.id == drafting_id),
-                        "citations": len(node.citations),
-                        "children": visit(node.children, path),
-                    }
-                )
-            return out
-
-        return visit(self.sections, [])
-
-
-def section_heading(position: str, node: Node, depth: int) -> str:
-    """``## 2 Title`` / ``### 2.1 Title``: numbered headings one level per depth."""
-    number = position.split("-", 1)[1]
-    return f"{'#' * (depth + 1)} {number} {node.title}"
-
-
-def node_body(node: Node, renumber: Callable[[str], str] | None = None) -> str:
-    if node.text:
-        return renumber(node.text) if renumber else node.text
-    if node.status == FAILED:
-        return f"*Not written: {node.note}*"
-    return ""

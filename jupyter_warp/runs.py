@@ -1,30 +1,64 @@
-"""A run on disk: ``state.json`` rewritten atomically after every step, ``steps.jsonl``
-appended, so that a run interrupted by Ctrl-C, a crash or a dead model server resumes
-where it stopped and no completed step is redone.
+"""The run driver: the one owner of a run's lifecycle. Every front end (the command line,
+``%%warp``, the step-through controller, both batch paths) opens a run here, steps it with
+hooks and a stop flag, finishes it, and only displays what it is handed.
+
+A run lives in its directory (``rundir``): checkpointed after every step, so a run
+interrupted by Ctrl-C, a crash or a dead model server resumes where it stopped and no
+completed step is redone.
 """
 
 from __future__ import annotations
 
-import json
 import re
+import threading
 import time
 import uuid
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterable
 
-from .actions import query_language
 from .config import WarpConfig
 from .errors import ConfigError, RunError
 from .llm.base import Backend
-from .output import cells_payload, outline_payload, report_markdown, save_report
-from .policy import ModelInfo, WarpPolicy
+from .llm.pool import BackendPool
+from .machine import RunStatus, reopen
+from .machine.stage import ModelInfo, Turn
+from .machine.stepper import Machine
 from .prompts import PromptRenderer
-from .citations import CitationRegistry
-from .records import Passage, Searcher, Step
+from .records import Completion, Searcher, Step
+from .render import Snapshot, report_notebook, snapshot
 from .report import Report
-from .state import DONE, FAILED, RUNNING, STOPPED, RunState
+from .rundir import RunDir, RunInfo, write_atomic
+from .state import RunState
 
-StepHook = Callable[["Run", Step], None]
+SearcherFactory = Callable[[str], Searcher]
+Stop = Callable[[], bool] | threading.Event
+
+
+@dataclass
+class RunHooks:
+    """Optional callbacks, each called in the thread that steps (nbclient's hooks, for a run)."""
+
+    on_step_start: Callable[["Run"], None] | None = None
+    """Before each step, with the phase about to run."""
+    on_step: Callable[["Run", Step, Snapshot], None] | None = None
+    """After each step is saved, with its record and the run's new snapshot."""
+    on_error: Callable[["Run", BaseException], None] | None = None
+    """When a step raises (a dead server, a bug); the run is saved and the error re-raised."""
+
+
+@dataclass
+class RunResult:
+    """What ``Run.finish`` hands back for display."""
+
+    run_dir: Path
+    status: RunStatus
+    snapshot: Snapshot
+    reports: list[Path] = field(default_factory=list)
+
+    @property
+    def summary(self) -> str:
+        return self.snapshot.summary
 
 
 def new_run_id(question: str) -> str:
@@ -32,206 +66,200 @@ def new_run_id(question: str) -> str:
     return f"{time.strftime('%Y%m%d-%H%M%S')}-{slug}-{uuid.uuid4().hex[:4]}"
 
 
-def _append(path: Path, lines: list[str]) -> None:
-    """Append whole lines; a process killed mid-run leaves at most a torn last line."""
-    with path.open("a", encoding="utf-8") as f:
-        f.write("".join(line + "\n" for line in lines))
+def resume_hint(run_dir: str | Path, notebook: bool = False) -> str:
+    """How to continue a saved run, in the words of the front end the user is in."""
+    how = f"`%warp_resume {run_dir}`" if notebook else f"`jupyter-warp run --resume {run_dir}`"
+    return f"the run is saved: continue it with {how}"
 
 
-def _count_lines(path: Path) -> int:
-    if not path.exists():
-        return 0
-    with path.open("rb") as f:
-        return sum(1 for line in f if line.endswith(b"\n"))
-
-
-def _truncate_lines(path: Path, count: int) -> None:
-    """Drop what a step that never finished appended past the first ``count`` lines."""
-    if not path.exists():
-        return
-    data = path.read_bytes()
-    end = 0
-    for _ in range(count):
-        end = data.index(b"\n", end) + 1
-    if end != len(data):
-        with path.open("r+b") as f:
-            f.truncate(end)
-
-
-def _read_passages(path: Path, count: int) -> list[Passage]:
-    """The first ``count`` passages; lines past it were written by a step that never finished."""
-    out: list[Passage] = []
-    if count and path.exists():
-        with path.open(encoding="utf-8") as f:
-            for line in f:
-                if len(out) == count:
-                    break
-                out.append(Passage.from_dict(json.loads(line)))
-    if len(out) < count:
-        raise KeyError(f"passages.jsonl holds {len(out)} passages, state.json expects {count}")
-    return out
+def peek(run_dir: str | Path) -> RunInfo | None:
+    """A run directory's question, status and counters, without loading it (None: no run)."""
+    return RunDir(run_dir).info()
 
 
 class Run:
     """One research question's run: its state, its steps, and how to take the next one."""
 
-    def __init__(self, state: RunState, run_dir: Path, backend: Backend | None = None,
-                 searcher: Searcher | None = None) -> None:
+    def __init__(self, state: RunState, files: RunDir, *, backend: Backend | None = None,
+                 searcher: Searcher | None = None, backends: BackendPool | None = None,
+                 searcher_factory: SearcherFactory | None = None) -> None:
         self.state = state
-        self.dir = run_dir
+        self.files = files
         self._backend = backend
         self._searcher = searcher
-        self._policy: WarpPolicy | None = None
+        self._backends = backends or BackendPool()
+        self._searcher_factory = searcher_factory
+        self._machine: Machine | None = None
         self._steps: list[Step] | None = None
-        self._saved_passages: int | None = None
+        self._snapshot: tuple[tuple[int, int], Snapshot] | None = None
+        self._edits = 0
 
-    # Creating and resuming.
+    # Opening.
     @classmethod
     def create(cls, question: str, config: WarpConfig | None = None, *, run_dir: str | Path | None = None,
-               backend: Backend | None = None, searcher: Searcher | None = None,
-               run_root: str | Path = ".warp/runs") -> "Run":
+               run_root: str | Path = ".warp/runs", **collaborators: Any) -> "Run":
         question = (question or "").strip()
         if not question:
             raise ConfigError("the research question is empty: give the question to research")
         config = config or WarpConfig()
         run_id = new_run_id(question)
-        path = Path(run_dir) if run_dir else Path(run_root) / run_id
-        if (path / "state.json").exists():
-            raise RunError(f"{path} already holds a run: resume it with `jupyter-warp run --resume {path}` or pick another --run-dir")
-        path.mkdir(parents=True, exist_ok=True)
-        state = RunState(run_id=run_id, query=question, config=config, report=Report(query=question),
-                         language=query_language(question))
-        run = cls(state, path, backend, searcher)
-        run.save()
-        (path / "steps.jsonl").touch()
+        files = RunDir(run_dir or Path(run_root) / run_id)
+        files.create()
+        run = cls(RunState.new(run_id, question, config), files, **collaborators)
+        files.save(run.state)
         return run
 
     @classmethod
     def resume(cls, run_dir: str | Path, *, backend: Backend | None = None, searcher: Searcher | None = None,
+               backends: BackendPool | None = None, searcher_factory: SearcherFactory | None = None,
                **overrides: Any) -> "Run":
-        """Load a run; ``overrides`` change settings such as ``max_steps`` or ``model``."""
-        path = Path(run_dir)
-        state_file = path / "state.json"
-        if not state_file.is_file():
-            raise RunError(f"no run at {path} (no state.json): start one with `jupyter-warp run QUESTION`")
-        try:
-            data = json.loads(state_file.read_text(encoding="utf-8"))
-            registry = CitationRegistry.from_list(_read_passages(path / "passages.jsonl", data.get("registry_size", 0)))
-            state = RunState.from_dict(data, registry)
-        except (json.JSONDecodeError, KeyError, TypeError) as exc:
-            raise RunError(f"{state_file} is unreadable ({exc}); the step log {path / 'steps.jsonl'} is intact") from None
-        _truncate_lines(path / "passages.jsonl", len(registry.passages))
-        state.config = state.config.replace(**overrides)
-        if state.status in (FAILED, STOPPED):
-            state.status, state.failures, state.stop_reason = RUNNING, 0, ""
-        if state.status == DONE and state.step < state.config.max_steps and overrides.get("max_extends", 0) > state.extend_count:
-            state.status, state.state, state.stop_reason = RUNNING, "extend_plan", ""
-        return cls(state, path, backend, searcher)
+        """Load a run to go on with it; ``overrides`` change settings such as ``max_steps``."""
+        files = RunDir(run_dir)
+        state = files.load(repair=True)
+        before = state.config
+        state.config = before.replace(**{**overrides, "backend_options": {**before.backend_options,
+                                                                           **overrides.get("backend_options", {})}})
+        reopen(state, state.config, before)
+        return cls(state, files, backend=backend, searcher=searcher, backends=backends,
+                   searcher_factory=searcher_factory)
 
-    # Lazy collaborators, so that loading a run to look at it needs no model.
+    @classmethod
+    def load(cls, run_dir: str | Path) -> "Run":
+        """A run as saved, to read (reports, steps, evaluation); stepping it needs ``resume``."""
+        files = RunDir(run_dir)
+        return cls(files.load(), files)
+
+    # Collaborators, opened lazily so that looking at a run needs no model.
     @property
     def backend(self) -> Backend:
         if self._backend is None:
-            from .llm import get_backend
-
-            self._backend = get_backend(self.state.config.model)
+            self._backend = self._backends.get(self.config.model, self.config.backend_options)
         return self._backend
 
     @property
     def searcher(self) -> Searcher:
         if self._searcher is None:
-            from .corpus import open_index
+            if self._searcher_factory is not None:
+                self._searcher = self._searcher_factory(self.config.index)
+            else:
+                from .corpus import open_index
 
-            self._searcher = open_index(self.state.config.index)
+                self._searcher = open_index(self.config.index)
         return self._searcher
 
     @property
-    def policy(self) -> WarpPolicy:
-        if self._policy is None:
+    def machine(self) -> Machine:
+        if self._machine is None:
             backend = self.backend
             info = ModelInfo(backend.count_tokens, backend.context_window, backend.supports_grammar)
-            self._policy = WarpPolicy(self.state, self.searcher, info, PromptRenderer(self.state.config.prompts_dir))
-        return self._policy
+            self._machine = Machine(self.state, self.searcher, info, PromptRenderer(self.config.prompts_dir))
+        return self._machine
 
     # Stepping.
+    @property
+    def config(self) -> WarpConfig:
+        return self.state.config
+
+    @property
+    def dir(self) -> Path:
+        return self.files.path
+
     @property
     def done(self) -> bool:
         return self.state.finished
 
-    def step(self) -> Step | None:
-        """Take one model turn and checkpoint it; None when the run is over."""
-        turn = self.policy.prepare()
-        if turn is None:
-            self.save()
-            return None
-        completion = self.backend.generate([turn.request])[0]
-        return self.record(self.policy.apply(turn, completion))
+    def prepare(self) -> Turn | None:
+        """The next turn, without calling the model (lockstep batches call the model for many)."""
+        return self.machine.prepare()
 
-    def record(self, step: Step) -> Step:
-        """Checkpoint after a step: state first (atomically), then the step log."""
-        self.state.wall_s += max(0.0, step.ended_at - step.started_at)
-        self.save()
-        _append(self.dir / "steps.jsonl", [json.dumps(step.to_dict(passages=False), ensure_ascii=False)])
+    def complete(self, turn: Turn, completion: Completion) -> Step:
+        """Apply the model's completion of ``turn`` and checkpoint the step."""
+        with self.files.lock():
+            self._check_current()
+            step = self.machine.apply(turn, completion)
+            self.state.wall_s += max(0.0, step.ended_at - step.started_at)
+            self.files.save(self.state, step)
         if self._steps is not None:
             self._steps.append(step)
         return step
 
-    def run(self, max_steps: int | None = None, *, on_step_start: Callable[["Run"], None] | None = None,
-            on_step_end: StepHook | None = None, on_error: Callable[["Run", BaseException], None] | None = None,
-            should_stop: Callable[[], bool] | None = None) -> "Run":
-        """Step until done, ``max_steps`` more steps, or ``should_stop()``; saved after each step."""
+    def step(self) -> Step | None:
+        """Take one model turn and checkpoint it; None when the run is over."""
+        turn = self.prepare()
+        if turn is None:
+            self.save()
+            return None
+        return self.complete(turn, self.backend.generate([turn.request])[0])
+
+    def run(self, max_steps: int | None = None, *, hooks: RunHooks | None = None, stop: Stop | None = None) -> "Run":
+        """Step until done, ``max_steps`` more steps, or ``stop``; saved after each step."""
+        hooks = hooks or RunHooks()
+        stopped = stop.is_set if isinstance(stop, threading.Event) else stop
         taken = 0
         try:
             while not self.done and (max_steps is None or taken < max_steps):
-                if should_stop and should_stop():
+                if stopped and stopped():
                     break
-                if on_step_start:
-                    on_step_start(self)
+                if hooks.on_step_start:
+                    hooks.on_step_start(self)
                 step = self.step()
                 if step is None:
                     break
                 taken += 1
-                if on_step_end:
-                    on_step_end(self, step)
+                if hooks.on_step:
+                    hooks.on_step(self, step, self.snapshot())
         except BaseException as exc:
-            if on_error:
-                on_error(self, exc)
+            if hooks.on_error:
+                hooks.on_error(self, exc)
             raise
         finally:
-            self.save()
+            try:
+                self.save()
+            except RunError:
+                pass  # another process holds the run; every completed step is saved already
         return self
 
     def stop(self, reason: str = "stopped by the user") -> None:
-        """Mark the run stopped between steps; ``Run.resume`` continues it."""
+        """Mark the run stopped between steps; ``resume`` continues it."""
         if not self.done:
-            self.state.status, self.state.stop_reason = STOPPED, reason
+            self.state.status, self.state.stop_reason = RunStatus.STOPPED, reason
         self.save()
 
     def save(self) -> None:
-        """New passages go to ``passages.jsonl`` first, then ``state.json`` is replaced whole."""
-        passages = list(self.state.registry.passages.values())
-        if self._saved_passages is None:
-            self._saved_passages = _count_lines(self.dir / "passages.jsonl")
-        if len(passages) > self._saved_passages:
-            _append(self.dir / "passages.jsonl",
-                    [json.dumps(p.to_dict(), ensure_ascii=False) for p in passages[self._saved_passages:]])
-            self._saved_passages = len(passages)
-        tmp = self.dir / ".state.json.tmp"
-        tmp.write_text(json.dumps(self.state.to_dict(passages=False), ensure_ascii=False), encoding="utf-8")
-        tmp.replace(self.dir / "state.json")
+        """Checkpoint a change made between steps (a stop, an edit, the budget used)."""
+        with self.files.lock():
+            self._check_current()
+            self.files.save(self.state)
+
+    def _check_current(self) -> None:
+        if self.files.saved_step() > self.state.step:
+            raise RunError(f"another process has stepped the run in {self.dir} since it was opened here: "
+                           "open it again to go on")
+
+    def finish(self, outputs: Iterable[str | Path] = ()) -> RunResult:
+        """Write the report to each of ``outputs`` (``.md`` or ``.ipynb``) and hand back the result."""
+        self.save()
+        shot = self.snapshot()
+        written = []
+        for out in outputs:
+            path = Path(out)
+            text = report_notebook(shot.cells, self.state.query) if path.suffix == ".ipynb" else shot.markdown
+            write_atomic(path, text)
+            written.append(path)
+        return RunResult(self.dir, self.state.status, shot, written)
 
     # Reading.
+    def snapshot(self) -> Snapshot:
+        """The run as front ends show it; computed once per step or edit."""
+        version = (self.state.step, self._edits)
+        if self._snapshot is None or self._snapshot[0] != version or self._snapshot[1].status != self.state.status:
+            self._snapshot = (version, snapshot(self.state))
+        return self._snapshot[1]
+
     @property
     def steps(self) -> list[Step]:
         if self._steps is None:
-            self._steps = []
-            log = self.dir / "steps.jsonl"
-            if log.exists():
-                for line in log.read_text(encoding="utf-8").splitlines():
-                    if line.strip():
-                        step = Step.from_dict(json.loads(line), self.state.registry.passages.__getitem__)
-                        if step.index <= self.state.step:
-                            self._steps.append(step)
+            self._steps = self.files.steps(self.state.step, self.state.registry.passages.__getitem__)
         return self._steps
 
     @property
@@ -242,30 +270,7 @@ class Run:
     def run_id(self) -> str:
         return self.state.run_id
 
-    def summary(self) -> dict[str, Any]:
-        s = self.state
-        return {"run_id": s.run_id, "status": s.status, "steps": s.step, **s.counters,
-                "extend_count": s.extend_count, "wall_s": round(s.wall_s, 1), "stop_reason": s.stop_reason}
-
-    def summary_line(self) -> str:
-        c = self.summary()
-        return (f"{c['status']}: {c['steps']} steps, {c['searches']} searches, {c['extends']} extends, "
-                f"{c['writes']} sections written, tokens in/out {c['tokens_in']}/{c['tokens_out']}, "
-                f"wall {c['wall_s']:.1f} s" + (f" ({c['stop_reason']})" if c["stop_reason"] else ""))
-
-    def to_markdown(self) -> str:
-        return report_markdown(self.state)
-
-    def to_cells(self) -> dict[str, Any]:
-        return cells_payload(self.state)
-
-    def outline(self) -> dict[str, Any]:
-        return outline_payload(self.state)
-
-    def save_report(self, path: str | Path) -> Path:
-        return save_report(self.state, path)
-
-    # The user's edits between steps.
+    # The user's edits, between steps.
     def edit(self, op: str, position: str | None = None, **kwargs: Any) -> list[str]:
         """``rename``, ``replan``, ``delete``, ``lock``, ``unlock`` or ``add``; logged in edits.jsonl."""
         r = self.state.report
@@ -279,16 +284,49 @@ class Run:
         }
         if op not in ops:
             raise ConfigError(f"unknown edit {op!r}; use one of {', '.join(ops)}")
-        diff = ops[op]()
-        if self.state.state == "done" and r.next_unwritten() is not None:
-            self.state.state, self.state.status, self.state.stop_reason = "search", RUNNING, ""
-        self.save()
-        _append(self.dir / "edits.jsonl", [json.dumps(
-            {"after_step": self.state.step, "op": op, "position": position, **kwargs, "diff": diff}, ensure_ascii=False)])
+        with self.files.lock():
+            diff = ops[op]()
+            reopen(self.state, self.config)
+            self._edits += 1
+            self.save()
+            self.files.log_edit({"after_step": self.state.step, "op": op, "position": position, **kwargs, "diff": diff})
         return diff
+
+
+def open_run(question: str | None = None, *, run_dir: str | Path | None = None, config: WarpConfig | None = None,
+             overrides: dict[str, Any] | None = None, run_root: str | Path = ".warp/runs",
+             **collaborators: Any) -> Run:
+    """The one way in: resume the run in ``run_dir`` if there is one (of the same question,
+    when a question is given), else create a run of ``question`` with ``config`` and
+    ``overrides``. ``collaborators``: ``backend``, ``searcher``, ``backends`` (a pool),
+    ``searcher_factory``."""
+    overrides = overrides or {}
+    if run_dir is not None and RunDir(run_dir).exists():
+        run = Run.resume(run_dir, **collaborators, **overrides)
+        if question and question.strip() != run.state.query:
+            raise ConfigError(f"{run_dir} holds a run of another question ({run.state.query[:60]!r}): "
+                              "pick another run folder")
+        return run
+    if question is None:
+        raise RunError(f"no run at {run_dir} (no state.json): start one with a question")
+    config = (config or WarpConfig()).replace(**overrides)
+    pool = collaborators.get("backends")
+    if collaborators.get("backend") is None and (pool is None or pool.factory is None):
+        from .llm.registry import parse_spec, registry
+
+        registry.factory(parse_spec(config.model)[0])  # an unknown model fails before a run exists
+    if collaborators.get("searcher") is None:
+        factory = collaborators.get("searcher_factory")
+        if factory is None:
+            from .corpus import open_index as factory
+        collaborators["searcher"] = factory(config.index)  # so does a missing index
+    return Run.create(question, config, run_dir=run_dir, run_root=run_root, **collaborators)
 
 
 def _need(position: str | None) -> str:
     if not position:
         raise ConfigError("this edit needs a position such as section-2.1")
     return position
+
+
+__all__ = ["Run", "RunHooks", "RunResult", "open_run", "peek", "resume_hint", "new_run_id"]

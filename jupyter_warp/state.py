@@ -8,10 +8,12 @@ from typing import Any
 
 from .citations import CitationRegistry
 from .config import WarpConfig
+from .errors import RunError
+from .language import query_language
+from .machine import Phase, RunStatus
 from .records import Passage
 from .report import Report
 
-RUNNING, DONE, FAILED, STOPPED = "running", "done", "failed", "stopped"
 COUNTERS = ("searches", "writes", "extends", "failed_steps", "tokens_in", "tokens_out", "removed_citations")
 
 
@@ -24,8 +26,8 @@ class RunState:
     config: WarpConfig
     report: Report
     language: str = "en"
-    state: str = "search"
-    """The machine state the next step runs: search, init_plan, write, extend_plan or done."""
+    state: Phase = Phase.SEARCH
+    """The phase the next step runs."""
     step: int = 0
     extend_count: int = 0
     registry: CitationRegistry = field(default_factory=CitationRegistry)
@@ -35,7 +37,7 @@ class RunState:
     """The node the current search/write serves (stable across user edits)."""
     failures: int = 0
     """Consecutive rejected replies in the current state."""
-    status: str = RUNNING
+    status: RunStatus = RunStatus.RUNNING
     stop_reason: str = ""
     counters: dict[str, int] = field(default_factory=lambda: dict.fromkeys(COUNTERS, 0))
     wall_s: float = 0.0
@@ -43,7 +45,13 @@ class RunState:
 
     @property
     def finished(self) -> bool:
-        return self.state == "done" or self.status in (DONE, FAILED)
+        return self.state == Phase.DONE or self.status in (RunStatus.DONE, RunStatus.FAILED)
+
+    @classmethod
+    def new(cls, run_id: str, question: str, config: WarpConfig) -> "RunState":
+        """The state of a run that has taken no step yet."""
+        return cls(run_id=run_id, query=question, config=config, report=Report(query=question),
+                   language=query_language(question))
 
     def to_dict(self, passages: bool = True) -> dict[str, Any]:
         """A JSON-ready dict; ``passages=False`` leaves out passage texts (a run keeps those
@@ -74,27 +82,34 @@ class RunState:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], registry: CitationRegistry | None = None) -> "RunState":
-        """Inverse of ``to_dict``; ``registry`` supplies the passages when they were left out."""
+        """Inverse of ``to_dict``; ``registry`` supplies the passages when they were left out.
+
+        A value of the wrong type or an unknown phase raises ``RunError`` naming the field.
+        """
         if registry is None:
             registry = CitationRegistry.from_dict(data.get("registry", {}))
         counters = dict.fromkeys(COUNTERS, 0)
         counters.update(data.get("counters", {}))
-        return cls(
-            run_id=data["run_id"],
-            query=data["query"],
-            config=WarpConfig.from_dict(data["config"]),
-            report=Report.from_dict(data["report"]),
-            language=data.get("language", "en"),
-            state=data.get("state", "search"),
-            step=data.get("step", 0),
-            extend_count=data.get("extend_count", 0),
-            registry=registry,
-            passages=[registry.passages[k] for k in data.get("passage_keys", [])],
-            target_id=data.get("target_id"),
-            failures=data.get("failures", 0),
-            status=data.get("status", RUNNING),
-            stop_reason=data.get("stop_reason", ""),
-            counters=counters,
-            wall_s=data.get("wall_s", 0.0),
-            created_at=data.get("created_at", time.time()),
-        )
+        try:
+            state = cls(
+                run_id=str(data["run_id"]),
+                query=str(data["query"]),
+                config=WarpConfig.from_dict(data["config"]),
+                report=Report.from_dict(data["report"]),
+                language=str(data.get("language", "en")),
+                state=Phase(data.get("state", "search")),
+                step=int(data.get("step", 0)),
+                extend_count=int(data.get("extend_count", 0)),
+                registry=registry,
+                passages=[registry.passages[k] for k in data.get("passage_keys", [])],
+                target_id=data.get("target_id"),
+                failures=int(data.get("failures", 0)),
+                status=RunStatus(data.get("status", "running")),
+                stop_reason=str(data.get("stop_reason", "")),
+                counters={k: int(v) for k, v in counters.items()},
+                wall_s=float(data.get("wall_s", 0.0)),
+                created_at=float(data.get("created_at", time.time())),
+            )
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise RunError(f"the saved run state is not valid ({type(exc).__name__}: {exc})") from None
+        return state

@@ -16,7 +16,10 @@ from typing import Any, Callable
 
 import nbformat
 
+from jupyter_warp.errors import WarpError
 from jupyter_warp.mime import CELL_METADATA_KEY, CELLS_MIME
+from jupyter_warp.render import CellsPayload
+from jupyter_warp.runs import Run
 
 from .frontend import LIVE, NO_EXTENSION, FrontendLink
 from .views import escape_markdown, markdown_html, status_bundle
@@ -74,7 +77,7 @@ class WidgetTarget:
 Target = CellTarget | WidgetTarget
 
 
-def cells_bundle(payload: dict[str, Any], markdown: str) -> dict[str, Any]:
+def cells_bundle(payload: CellsPayload, markdown: str) -> dict[str, Any]:
     """The output that carries the report: the cells for the extension, readable text for the rest."""
     return {
         CELLS_MIME: payload,
@@ -95,7 +98,7 @@ class CellsOutcome:
         return f"CellsOutcome(mode={self.mode!r}, count={self.count})"
 
 
-def write_cells(payload: dict[str, Any], markdown: str, link: FrontendLink | None, target: Target) -> CellsOutcome:
+def write_cells(payload: CellsPayload, markdown: str, link: FrontendLink | None, target: Target) -> CellsOutcome:
     """Emit the report output, then insert its cells where the frontend allows it.
 
     The extension's answer (``inserted``) arrives after the cell has finished; the message
@@ -143,6 +146,24 @@ def write_cells(payload: dict[str, Any], markdown: str, link: FrontendLink | Non
 
         link.on_inserted.append(answered)
     return outcome
+
+
+def finish(run: Run, target: Target, *, outputs: list[str], cells: bool, link: FrontendLink | None,
+           say: Callable[[str], object] | None = None) -> None:
+    """A run that ended (or stopped): the report to ``outputs`` and into cells, as asked,
+    then its one closing line. The same for a streamed run and a step-through one;
+    ``say`` (default: the target's) tells the user what was saved."""
+    tell = say or target.say
+    try:
+        result = run.finish(outputs)
+        for path in result.reports:
+            tell(f"report saved to {path}")
+        if cells:
+            write_cells(result.snapshot.cells, result.snapshot.markdown, link, target)
+        if say is None:
+            tell(result.summary)
+    except WarpError as exc:
+        tell(f"{type(exc).__name__}: {exc}")
 
 
 def in_main_thread() -> bool:

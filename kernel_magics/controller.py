@@ -1,9 +1,9 @@
 """The step-through controller: Step, Run, Pause and Stop buttons, the live outline tree,
 and what the last step did (state, thought, action, passages, changes).
 
-Buttons never block the kernel: Step and Run hand the steps to a worker thread, which
-checks the pause flag between steps; Pause and Stop only set flags. Outline edits wait
-for a step in progress and are applied between two steps. ``step()``, ``start()``,
+Buttons never block the kernel: Step and Run hand the steps to a worker thread, where the
+run driver steps until the pause flag is set; Pause and Stop only set flags. Outline edits
+wait for a step in progress and are applied between two steps. ``step()``, ``start()``,
 ``run_to_end()``, ``pause()``, ``stop()``, ``wait()`` and ``edit()`` do the same from code.
 """
 
@@ -17,9 +17,10 @@ import ipywidgets
 
 from jupyter_warp.errors import ConfigError, WarpError
 from jupyter_warp.records import Step
-from jupyter_warp.runs import Run
+from jupyter_warp.render import Snapshot
+from jupyter_warp.runs import Run, RunHooks, resume_hint
 
-from .cells import CellTarget, Target, WidgetTarget, in_main_thread, write_cells
+from .cells import CellTarget, Target, WidgetTarget, finish, in_main_thread
 from .frontend import FrontendLink
 from .outline import OutlineWidget, split_bundle
 from .views import outline_bundle, state_label, status_bundle, status_line, step_html
@@ -28,21 +29,22 @@ from .views import outline_bundle, state_label, status_bundle, status_line, step
 class StepController:
     """Drives one run a step at a time; ``widget`` is what the cell shows."""
 
-    def __init__(self, run: Run, *, link: FrontendLink | None = None, cells: bool = False, out: str | None = None,
-                 shell: Any = None, on_finish: Callable[["StepController"], None] | None = None) -> None:
+    def __init__(self, run: Run, *, link: FrontendLink | None = None, cells: bool = False,
+                 outputs: list[str] | None = None, shell: Any = None,
+                 on_finish: Callable[["StepController"], None] | None = None) -> None:
         self.run = run
         self.link = link
         self.cells = cells
-        self.out = out
+        self.outputs = list(outputs or [])
         self.shell = shell
         self.on_finish = on_finish
         self.stopped = False
-        self.finished = False
+        self.finished = run.done
         self.error: BaseException | None = None
         self.last_step: Step | None = run.steps[-1] if run.steps else None
 
         self._lock = threading.RLock()
-        """Held while a step runs or an edit is applied: one change of the run at a time."""
+        """Held while the run steps or an edit is applied: one change of the run at a time."""
         self._pause = threading.Event()
         self._thread: threading.Thread | None = None
         self._queued: list[tuple[str, str | None, dict[str, Any]]] = []
@@ -50,7 +52,7 @@ class StepController:
         self.log = ipywidgets.Output(layout=ipywidgets.Layout(max_height="160px", overflow="auto"))
         self.report_out = ipywidgets.Output()
         """The report output and cell messages when the run ends from a button."""
-        self.outline = OutlineWidget(run.outline(), on_edit=self.edit, errors=self.log)
+        self.outline = OutlineWidget(run.snapshot().outline, on_edit=self.edit, errors=self.log)
         self.step_button = self._button("Step", "take one model turn", self._click_step, "step-forward")
         self.run_button = self._button("Run", "step until the end (Pause stops after the current step)",
                                        self._click_run, "play")
@@ -63,8 +65,6 @@ class StepController:
                               layout=ipywidgets.Layout(align_items="center"))
         self.widget = ipywidgets.VBox([bar, self.outline, self.detail, self.log, self.report_out])
         self.widget.add_class("warp-controller")
-        if run.done:
-            self.finished = True
         self.refresh()
 
     def _button(self, label: str, tooltip: str, handler: Callable[[Any], None], icon: str) -> ipywidgets.Button:
@@ -75,7 +75,7 @@ class StepController:
     # What the cell shows.
     def _repr_mimebundle_(self, **kwargs: Any) -> tuple[dict[str, Any], dict[str, Any]]:
         data, metadata = split_bundle(self.widget._repr_mimebundle_(**kwargs))
-        static = outline_bundle(self.run.outline())
+        static = outline_bundle(self.run.snapshot().outline)
         static["text/plain"] = self.status_text() + "\n" + static["text/plain"]
         return {**static, **{k: v for k, v in data.items() if k != "text/plain"}}, metadata
 
@@ -94,12 +94,12 @@ class StepController:
             return "stopped"
         if self.run.done:
             return f"done ({s.stop_reason})" if s.stop_reason else "done"
-        return state_label(s.state, self.run.outline().get("cursor"))
+        return state_label(s.state, self.run.snapshot().outline["cursor"])
 
     def status_text(self) -> str:
-        return status_line(self.run.outline(), self.run.state.config.max_steps, self.run.state.wall_s)
+        return status_line(self.run.snapshot().outline, self.run.config.max_steps, self.run.state.wall_s)
 
-    def refresh(self) -> None:
+    def refresh(self, shot: Snapshot | None = None) -> None:
         """Push the run's state into the widgets, the outline in one message.
 
         While the worker holds the run (mid-step), only the buttons change: the worker
@@ -107,9 +107,9 @@ class StepController:
         """
         if self._lock.acquire(blocking=False):
             try:
-                outline = self.run.outline()
+                shot = shot or self.run.snapshot()
                 with self.outline.hold_sync():
-                    self.outline.outline = outline
+                    self.outline.outline = dict(shot.outline)
                     self.outline.busy = self.running
                 self.status.value = status_bundle(self.status_text())["text/html"]
                 self.detail.value = step_html(self.last_step, self.next_label())
@@ -122,47 +122,49 @@ class StepController:
         self.pause_button.disabled = idle
         self.stop_button.disabled = self.done and idle
 
-    # Stepping.
+    # Stepping: the driver's loop, with this controller's hooks and pause flag.
+    def _hooks(self) -> RunHooks:
+        def before(run: Run) -> None:
+            self._apply_queued()
+
+        def after(run: Run, step: Step, shot: Snapshot) -> None:
+            self.last_step, self.error = step, None
+            self.refresh(shot)
+
+        def failed(run: Run, exc: BaseException) -> None:
+            self.error = exc
+            self.refresh()
+
+        return RunHooks(on_step_start=before, on_step=after, on_error=failed)
+
+    def _steps(self, max_steps: int | None) -> list[Step]:
+        with self._lock:
+            taken = len(self.run.steps)
+            self.run.run(max_steps, hooks=self._hooks(), stop=self._pause)
+            self._apply_queued()
+            return self.run.steps[taken:]
+
     def step(self, n: int = 1) -> list[Step]:
         """Take ``n`` steps now, in this thread; returns them (fewer if the run ends)."""
         if self.running:
             raise ConfigError("the run is stepping in the background: pause it first (controller.pause())")
-        steps = []
+        if self.done:
+            return []
+        self._pause.clear()
         try:
-            for _ in range(n):
-                step = self._one()
-                if step is None:
-                    break
-                steps.append(step)
+            steps = self._steps(n)
         except WarpError:
-            print(f"the run is saved at step {self.run.state.step}: step again, or later `%warp_resume {self.run.dir}`")
+            print(resume_hint(self.run.dir, notebook=True) + ", or step again")
             raise
         self._maybe_finish(CellTarget(self.shell))
         return steps
-
-    def _one(self) -> Step | None:
-        with self._lock:
-            self._apply_queued()
-            if self.done:
-                return None
-            try:
-                step = self.run.step()
-            except BaseException as exc:
-                self.error = exc
-                self.refresh()
-                raise
-            self.error = None
-            if step is not None:
-                self.last_step = step
-            self.refresh()
-            return step
 
     def start(self, max_steps: int | None = None) -> threading.Thread | None:
         """Step in a worker thread until the end, a pause, or ``max_steps`` steps."""
         if self.running or self.done:
             return None
         self._pause.clear()
-        self._thread = threading.Thread(target=self._loop, args=(max_steps,), name="warp-steps", daemon=True)
+        self._thread = threading.Thread(target=self._work, args=(max_steps,), name="warp-steps", daemon=True)
         self._thread.start()
         self.refresh()
         return self._thread
@@ -172,27 +174,18 @@ class StepController:
         if background:
             self.start()
         else:
-            while not self.done and self.step(1):
-                pass
-            self._maybe_finish(CellTarget(self.shell))
+            self.step(self.run.config.max_steps)
         return self
 
-    def _loop(self, max_steps: int | None) -> None:
-        taken = 0
+    def _work(self, max_steps: int | None) -> None:
         try:
-            while not self.done and not self._pause.is_set() and (max_steps is None or taken < max_steps):
-                if self._one() is None:
-                    break
-                taken += 1
+            self._steps(max_steps)
         except WarpError as exc:
             self._say(f"{type(exc).__name__}: {exc}")
-            self._say(f"the run is saved at step {self.run.state.step}: press Step or Run to try again, "
-                      f"or later `%warp_resume {self.run.dir}`")
+            self._say(resume_hint(self.run.dir, notebook=True) + ", or press Step or Run to try again")
         except BaseException:
             self.log.append_stderr(traceback.format_exc())
         finally:
-            with self._lock:
-                self._apply_queued()
             self._thread = None
             if self.stopped:
                 self._mark_stopped()
@@ -225,19 +218,11 @@ class StepController:
             self.run.stop()
 
     def _maybe_finish(self, target: Target) -> None:
-        """Once the run is over: the report into cells and to ``out``, as the magic asked."""
+        """Once the run is over: the report into cells and to the outputs, as the magic asked."""
         if self.finished or not self.done or self.running:
             return
         self.finished = True
-        try:
-            if self.out:
-                path = self.run.save_report(self.out)
-                target.say(f"report saved to {path}")
-            if self.cells:
-                write_cells(self.run.to_cells(), self.run.to_markdown(), self.link, target)
-            target.say(self.run.summary_line())
-        except WarpError as exc:
-            target.say(f"{type(exc).__name__}: {exc}")
+        finish(self.run, target, outputs=self.outputs, cells=self.cells, link=self.link)
         if self.on_finish:
             self.on_finish(self)
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, NoReturn
 
 from jupyter_warp.errors import ConfigError
+from jupyter_warp.options import add_config_arguments, overrides
 
 
 class HelpShown(Exception):
@@ -45,44 +46,41 @@ def _identifier(value: str) -> str:
     return value
 
 
-def _run_options(p: argparse.ArgumentParser) -> None:
-    """The per-cell overrides of the ``Warp`` settings, shared by ``%%warp`` and ``%warp_resume``."""
-    p.add_argument("--model", help="backend spec, e.g. smollm2 or replay:FILE.jsonl (default: Warp.model)")
-    p.add_argument("--index", help="index folder (default: Warp.index)")
-    p.add_argument("--max-steps", type=int, help="model turns at most (default: Warp.max_steps)")
-    p.add_argument("--max-extends", type=int, help="deepening rounds at most (default: Warp.max_extends)")
-    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                   help="any other setting for this run, e.g. --set k=5")
-    p.add_argument("--no-grammar", action="store_true", help="do not constrain replies with a grammar")
+def _notebook_options(p: argparse.ArgumentParser) -> None:
+    """What the notebook does with a run; the run settings come from ``WarpConfig``."""
     p.add_argument("--step", action="store_true", help="open the step-through controller instead of running to the end")
     p.add_argument("--cells", action="store_true", help="write the finished report into the notebook as Markdown cells")
-    p.add_argument("--out", metavar="FILE", help="also save the finished report to FILE (.md or .ipynb)")
+    p.add_argument("--out", action="append", default=[], metavar="FILE",
+                   help="also save the finished report to FILE (.md or .ipynb; repeat for several)")
     p.add_argument("--name", type=_identifier, default="warp", help="variable that holds the run (default: warp)")
+    add_config_arguments(p)
 
 
 @dataclass
 class WarpArgs:
-    """``%%warp`` (and ``%warp_resume``): the run's overrides and what to do with the result."""
+    """``%%warp`` (and ``%warp_resume``): the run's settings and what to do with the result."""
 
     question: str = ""
-    model: str | None = None
-    index: str | None = None
-    max_steps: int | None = None
-    max_extends: int | None = None
-    set: list[str] = field(default_factory=list)
-    no_grammar: bool = False
+    settings: dict[str, Any] = field(default_factory=dict)
+    """Settings named in the line (flags and ``--set``), over the ``Warp`` traitlets."""
     step: bool = False
     cells: bool = False
-    out: str | None = None
+    out: list[str] = field(default_factory=list)
     name: str = "warp"
     run_dir: str | None = None
     """``%%warp``: where the run lives (default .warp/runs/<id>); ``%warp_resume``: the run to load."""
 
 
+def _warp_args(ns: argparse.Namespace, question: str = "") -> WarpArgs:
+    notebook = {k: getattr(ns, k) for k in ("step", "cells", "out", "name", "run_dir") if hasattr(ns, k)}
+    return WarpArgs(question=question, settings=overrides(ns), **notebook)
+
+
 def warp_parser() -> argparse.ArgumentParser:
     p = _Parser("%%warp", description="Research the question in the cell body and write a cited report (WARP).")
-    _run_options(p)
-    p.add_argument("--run-dir", help="where the run's state is kept (default .warp/runs/<id>)")
+    p.add_argument("--run-dir", help="where the run's state is kept (default .warp/runs/<id>); re-executing the "
+                                     "cell continues the run there")
+    _notebook_options(p)
     return p
 
 
@@ -90,8 +88,8 @@ def resume_parser() -> argparse.ArgumentParser:
     p = _Parser("%warp_resume", description="Load a saved run: the step-through controller at the last "
                                             "completed step, or run it to the end with --run.")
     p.add_argument("run_dir", metavar="RUN_DIR")
-    _run_options(p)
     p.add_argument("--run", action="store_true", help="run to the end now instead of opening the controller")
+    _notebook_options(p)
     return p
 
 
@@ -100,14 +98,13 @@ def parse_warp(line: str, cell: str | None) -> WarpArgs:
     question = (cell or "").strip()
     if not question:
         raise ConfigError("the research question is empty: write it in the cell body below `%%warp`")
-    return WarpArgs(question=question, **vars(ns))
+    return _warp_args(ns, question)
 
 
 def parse_resume(line: str) -> WarpArgs:
-    ns = vars(resume_parser().parse_args(_split(line, "%warp_resume")))
-    run_now = ns.pop("run")
-    args = WarpArgs(**ns)
-    args.step = args.step or not run_now
+    ns = resume_parser().parse_args(_split(line, "%warp_resume"))
+    args = _warp_args(ns)
+    args.step = args.step or not ns.run
     return args
 
 

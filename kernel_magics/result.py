@@ -1,5 +1,5 @@
-"""What ``%%warp`` binds to its variable (``warp`` unless ``--name``): the run, its report,
-its steps, the controller in step-through mode, and ways to get the report out."""
+"""What ``%%warp`` binds to its variable (``warp`` unless ``--name``): the run, the
+controller in step-through mode, and, displayed, the outline tree."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from jupyter_warp.records import Step
+from jupyter_warp.render import Snapshot
 from jupyter_warp.report import Report
 from jupyter_warp.runs import Run
 
@@ -17,7 +18,9 @@ from .outline import OutlineWidget
 
 
 class WarpResult:
-    """A run as the notebook sees it; displayed, it is the outline tree."""
+    """A run as the notebook holds it: ``run`` (the driver's), ``controller`` (``--step``),
+    and short names for what a notebook reads most: the report tree, the steps, the
+    snapshot (outline, Markdown, cells, summary)."""
 
     def __init__(self, run: Run, *, controller: StepController | None = None, link: FrontendLink | None = None,
                  shell: Any = None) -> None:
@@ -25,7 +28,6 @@ class WarpResult:
         self.controller = controller
         self.link = link
         self.shell = shell
-        self._tree: OutlineWidget | None = None
 
     @property
     def report(self) -> Report:
@@ -36,40 +38,24 @@ class WarpResult:
         return self.run.steps
 
     @property
+    def snapshot(self) -> Snapshot:
+        return self.run.snapshot()
+
+    @property
     def run_dir(self) -> Path:
         return self.run.dir
 
-    @property
-    def cells(self) -> dict[str, Any]:
-        """The report as the ``CELLS_MIME`` payload (one cell per top-level section, References)."""
-        return self.run.to_cells()
-
-    def outline(self) -> dict[str, Any]:
-        return self.run.outline()
-
-    def to_markdown(self) -> str:
-        return self.run.to_markdown()
-
     def save_report(self, path: str | Path) -> Path:
-        return self.run.save_report(path)
-
-    def summary_line(self) -> str:
-        return self.run.summary_line()
+        """Write the report as it is now to ``path`` (``.md`` or ``.ipynb``)."""
+        return self.run.finish([path]).reports[0]
 
     def to_cells(self) -> CellsOutcome:
         """Write the report into the notebook as Markdown cells below this cell (see ``--cells``)."""
-        return write_cells(self.run.to_cells(), self.run.to_markdown(), self.link, CellTarget(self.shell))
-
-    def tree(self) -> OutlineWidget:
-        """A read-only outline widget of the run as it is now."""
-        if self._tree is None:
-            self._tree = OutlineWidget(self.run.outline())
-        else:
-            self._tree.outline = self.run.outline()
-        return self._tree
+        shot = self.snapshot
+        return write_cells(shot.cells, shot.markdown, self.link, CellTarget(self.shell))
 
     def _repr_mimebundle_(self, **kwargs: Any) -> tuple[dict[str, Any], dict[str, Any]]:
-        return self.tree()._repr_mimebundle_(**kwargs)
+        return OutlineWidget(dict(self.snapshot.outline))._repr_mimebundle_(**kwargs)
 
     def __repr__(self) -> str:
-        return f"<WarpResult {self.run.run_id}: {self.run.summary_line()}>"
+        return f"<WarpResult {self.run.run_id}: {self.snapshot.summary}>"

@@ -14,20 +14,22 @@ import re
 import time
 from typing import Any
 
+from jupyter_warp.machine import Phase
 from jupyter_warp.mime import OUTLINE_MIME
-from jupyter_warp.output import outline_markdown
 from jupyter_warp.records import Step
+from jupyter_warp.render import Outline, outline_text, plural
 
-STATE_WORDS = {"search": "searching", "init_plan": "planning", "write": "drafting",
-               "extend_plan": "deepening", "done": "done"}
+PHASE_WORDS = {Phase.SEARCH: "searching", Phase.INIT_PLAN: "planning", Phase.WRITE: "drafting",
+               Phase.EXTEND_PLAN: "deepening", Phase.DONE: "done"}
 
 
 def state_label(state: str, position: str | None = None) -> str:
     """``drafting section-2.1``, ``searching for section-1``, ``planning``, ``deepening``."""
-    word = STATE_WORDS.get(state, state)
-    if position and state == "write":
+    phase = Phase(state)
+    word = PHASE_WORDS[phase]
+    if position and phase == Phase.WRITE:
         return f"{word} {position}"
-    if position and state == "search":
+    if position and phase == Phase.SEARCH:
         return f"{word} for {position}"
     return word
 
@@ -43,11 +45,7 @@ def short_number(n: int) -> str:
     return str(n)
 
 
-def _plural(n: int, word: str) -> str:
-    return f"{n} {word}" if n == 1 else f"{n} {word}es" if word.endswith("h") else f"{n} {word}s"
-
-
-def status_line(outline: dict[str, Any], max_steps: int, elapsed: float | None = None) -> str:
+def status_line(outline: Outline, max_steps: int, elapsed: float | None = None) -> str:
     """``drafting section-2.1 · step 12/140 · 4 searches · 1 extend · tokens 12k/3k · 41 s``."""
     counts = outline.get("counts", {})
     status = outline.get("status", "running")
@@ -55,7 +53,7 @@ def status_line(outline: dict[str, Any], max_steps: int, elapsed: float | None =
     if status not in ("running", "done"):
         label = f"{status} ({label})"
     parts = [label, f"step {outline.get('step', 0)}/{max_steps}",
-             _plural(counts.get("searches", 0), "search"), _plural(counts.get("extends", 0), "extend"),
+             plural(counts.get("searches", 0), "search"), plural(counts.get("extends", 0), "extend"),
              f"tokens {short_number(counts.get('tokens_in', 0))}/{short_number(counts.get('tokens_out', 0))}"]
     if elapsed is not None:
         parts.append(f"{elapsed:.0f} s")
@@ -106,19 +104,7 @@ def markdown_html(text: str) -> str:
 
 
 # The outline as a static output.
-def outline_text(payload: dict[str, Any]) -> str:
-    lines = [f"{payload.get('title', '')} — {payload.get('status', '')}, step {payload.get('step', 0)}"]
-
-    def visit(nodes: list[dict[str, Any]], depth: int) -> None:
-        for n in nodes:
-            lines.append(f"{'  ' * depth}{n['position']} {n['title']} — {n['status']}, {n['citations']} citations")
-            visit(n.get("children", []), depth + 1)
-
-    visit(payload.get("nodes", []), 1)
-    return "\n".join(lines)
-
-
-def outline_html(payload: dict[str, Any]) -> str:
+def outline_html(payload: Outline) -> str:
     """A collapsible tree (``<details>``) that needs no script: every text escaped."""
     e = html.escape
 
@@ -140,12 +126,12 @@ def outline_html(payload: dict[str, Any]) -> str:
     return f'<div class="warp-outline-static">{head}{visit(payload.get("nodes", [])) or "<p>(no outline yet)</p>"}</div>'
 
 
-def outline_bundle(payload: dict[str, Any]) -> dict[str, Any]:
+def outline_bundle(payload: Outline) -> dict[str, Any]:
     """The static MIME bundle of an outline: the extension's JSON plus fallbacks any viewer shows."""
     return {
         OUTLINE_MIME: payload,
         "text/html": outline_html(payload),
-        "text/markdown": escape_markdown(outline_markdown(payload)),
+        "text/markdown": escape_markdown(outline_text(payload, markdown=True)),
         "text/plain": outline_text(payload),
     }
 

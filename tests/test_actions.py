@@ -1,9 +1,33 @@
 import pytest
 
-from jupyter_warp import actions
-from jupyter_warp.actions import ActionError
+from types import SimpleNamespace
+
 from jupyter_warp.config import WarpConfig
+from jupyter_warp.language import query_language
+from jupyter_warp.machine.extend_plan import validate_extend
+from jupyter_warp.machine.init_plan import validate_init_plan
+from jupyter_warp.machine.reply import ActionError, parse_json_action, split_reply
+from jupyter_warp.machine.search import validate_search
+from jupyter_warp.machine.write import validate_section
 from jupyter_warp.report import Report
+
+
+actions = SimpleNamespace(
+    split_reply=split_reply,
+    parse_json_action=lambda text: parse_json_action(text, ("search", "init-plan", "write", "extend-plan", "nop")),
+    validate_search=lambda a, c: validate_search(_check(a, ("search",)), c),
+    validate_init_plan=lambda a, c: validate_init_plan(_check(a, ("init-plan",)), c),
+    validate_extend=lambda a, r, c: validate_extend(_check(a, ("extend-plan", "nop")), r, c),
+    validate_write=validate_section,
+    query_language=query_language,
+)
+
+
+def _check(action, allowed):
+    """The name check ``parse_json_action`` applies before a stage validates."""
+    import json
+
+    return parse_json_action(json.dumps(action), allowed)
 
 C = WarpConfig()
 

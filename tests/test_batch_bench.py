@@ -16,7 +16,8 @@ import pytest
 
 from jupyter_warp.batch import Question, run_lockstep
 from jupyter_warp.config import WarpConfig
-from jupyter_warp.llm import llama_server as ls
+from jupyter_warp.tools import llama_build as lb
+from jupyter_warp.tools import llama_server as ls
 from jupyter_warp.llm.base import Backend
 from jupyter_warp.records import ChatRequest, Completion
 from jupyter_warp.runs import Run
@@ -26,31 +27,31 @@ from scripted import MemorySearcher
 # The binary lookup, without a server.
 def test_cache_is_keyed_by_version(tmp_path, monkeypatch):
     monkeypatch.setenv("JUPYTER_WARP_CACHE", str(tmp_path))
-    monkeypatch.delenv(ls.BINARY_ENV, raising=False)
-    assert ls.cached_binary("0.3.36") == tmp_path / "bin" / "llama-server-0.3.36"
-    assert ls.cached_binary("0.3.36") != ls.cached_binary("0.3.37")
-    assert ls.find_llama_server("0.3.36") is None
-    fake = ls.cached_binary("0.3.36")
+    monkeypatch.delenv(lb.BINARY_ENV, raising=False)
+    assert lb.cached_binary("0.3.36") == tmp_path / "bin" / "llama-server-0.3.36"
+    assert lb.cached_binary("0.3.36") != lb.cached_binary("0.3.37")
+    assert lb.find_llama_server("0.3.36") is None
+    fake = lb.cached_binary("0.3.36")
     fake.parent.mkdir(parents=True)
     fake.write_text("#!/bin/sh\n")
     fake.chmod(0o755)
-    assert ls.find_llama_server("0.3.36") == fake
-    assert ls.ensure_llama_server("0.3.36", build=False) == fake
+    assert lb.find_llama_server("0.3.36") == fake
+    assert lb.ensure_llama_server("0.3.36", build=False) == fake
 
 
 def test_missing_binary_with_building_disabled_says_what_to_do(tmp_path, monkeypatch):
     monkeypatch.setenv("JUPYTER_WARP_CACHE", str(tmp_path))
-    monkeypatch.setenv(ls.BUILD_ENV, "0")
-    monkeypatch.delenv(ls.BINARY_ENV, raising=False)
-    assert not ls.build_enabled()
-    with pytest.raises(ls.LlamaServerMissingError, match="llama_server build"):
-        ls.ensure_llama_server("0.3.36")
+    monkeypatch.setenv(lb.BUILD_ENV, "0")
+    monkeypatch.delenv(lb.BINARY_ENV, raising=False)
+    assert not lb.build_enabled()
+    with pytest.raises(lb.LlamaServerMissingError, match="llama_server build"):
+        lb.ensure_llama_server("0.3.36")
 
 
 def test_explicit_binary_must_exist(tmp_path, monkeypatch):
-    monkeypatch.setenv(ls.BINARY_ENV, str(tmp_path / "nope"))
-    with pytest.raises(ls.LlamaServerMissingError, match="not an executable"):
-        ls.find_llama_server()
+    monkeypatch.setenv(lb.BINARY_ENV, str(tmp_path / "nope"))
+    with pytest.raises(lb.LlamaServerMissingError, match="not an executable"):
+        lb.find_llama_server()
 
 
 # A real server.

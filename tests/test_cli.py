@@ -20,7 +20,7 @@ def test_empty_question(capsys, tmp_path):
 def test_missing_index(capsys, tmp_path):
     code, _, err = run_cli(capsys, "run", "a question", "--index", str(tmp_path / "nope"), "--run-dir", str(tmp_path / "r"))
     assert code == 2 and "no index at" in err and "jupyter-warp index" in err
-    assert (tmp_path / "r" / "state.json").is_file()  # the run is there to resume once the index exists
+    assert not (tmp_path / "r").exists()  # checked before a run exists: the same command works once the index does
 
 
 def test_unknown_model_spec(capsys, tmp_path):
@@ -32,6 +32,10 @@ def test_unknown_model_spec(capsys, tmp_path):
     code, _, err = run_cli(capsys, "run", "a question", "--index", str(tmp_path / "ix"), "--model", "nosuch:thing",
                            "--run-dir", str(tmp_path / "r"), "--quiet")
     assert code == 2 and "nosuch" in err and "smollm2" in err
+    assert not (tmp_path / "r").exists()
+    code, _, err = run_cli(capsys, "run", "a question", "--index", str(tmp_path / "ix"), "--model",
+                           "replay:/no/such/file.jsonl", "--run-dir", str(tmp_path / "r"), "--quiet")
+    assert code == 2 and "replay" in err and (tmp_path / "r" / "state.json").is_file()
     code, _, err = run_cli(capsys, "run", "--resume", str(tmp_path / "r"), "--model", "replay:/no/such/file.jsonl", "--quiet")
     assert code == 2 and "replay" in err
 

@@ -39,7 +39,7 @@ def test_real_model_end_to_end(tmp_path, pydoc_index):
     assert len(run.report.sections) >= 3
     written = [n for n in run.report.sections if n.status == "written"]
     assert written, [s.error for s in steps]
-    md = run.to_markdown()
+    md = run.snapshot().markdown
     assert "[1]" in md and "## References" in md and "corpus/" in md.split("## References")[1]
     for step in steps:
         assert "<thought>" not in md and "<action>" not in md, step.reply

@@ -4,10 +4,15 @@ from xgrammar.testing import _is_grammar_accept_string as accepts
 
 from jupyter_warp.config import WarpConfig
 from jupyter_warp.errors import ConfigError
-from jupyter_warp.grammar import grammar_for
+from jupyter_warp.machine import Phase
+from jupyter_warp.machine.stepper import STAGES
 from jupyter_warp.prompts import PromptRenderer
 
 C = WarpConfig()
+
+
+def grammar_for(state, config, keys=(), positions=()):
+    return STAGES[Phase(state)].grammar(config, keys, positions)
 T = "<thought>why</thought>\n<action>{}</action>"
 
 

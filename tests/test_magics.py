@@ -60,10 +60,11 @@ def test_traits_mirror_warpconfig():
     defaults = WarpConfig()
     for f in fields(WarpConfig):
         trait = traits[f.name]
-        assert trait.default_value == getattr(defaults, f.name), f.name
+        assert trait.default() == getattr(defaults, f.name), f.name
         assert trait.help, f"Warp.{f.name} has no help"
         kind = type(trait).__name__
-        expected = {"str": "Unicode", "int": "Int", "float": "Float", "bool": "Bool"}[str(f.type).split(" ")[0]]
+        expected = {"str": "Unicode", "int": "Int", "float": "Float", "bool": "Bool", "dict[str,": "Dict"}[
+            str(f.type).split(" ")[0]]
         assert kind == expected, (f.name, kind, f.type)
         assert trait.allow_none == ("None" in str(f.type)), f.name
 
@@ -80,7 +81,7 @@ def test_config_magic_sets_validates_and_feeds_the_run(shell, caplog):
     with pytest.raises(Exception, match="top_p must be above 0"):
         m.top_p = 0.0
     _, cap = run(shell, "%config Warp")
-    assert "max_extends" in cap.stdout and "Deepening rounds" in cap.stdout
+    assert "max_extends" in cap.stdout and "deepening rounds at most" in cap.stdout
 
     run(shell, "%%warp --max-extends 0\nWhat is alpha?")
     config = shell.user_ns["warp"].run.state.config
@@ -114,13 +115,18 @@ def test_config_file_settings_apply_at_load(tmp_path, monkeypatch):
 def test_parse_warp_flags():
     args = parsers.parse_warp("--model replay:r.jsonl --index idx --max-steps 12 --max-extends 0 --step --cells "
                               "--out 'my report.ipynb' --name res --set k=5 --no-grammar --run-dir runs/a", "  Why?\n")
-    assert args == parsers.WarpArgs(question="Why?", model="replay:r.jsonl", index="idx", max_steps=12, max_extends=0,
-                                    set=["k=5"], no_grammar=True, step=True, cells=True, out="my report.ipynb",
-                                    name="res", run_dir="runs/a")
+    assert args == parsers.WarpArgs(question="Why?", settings={"model": "replay:r.jsonl", "index": "idx", "max_steps": 12,
+                                                               "max_extends": 0, "k": 5, "constrained": False},
+                                    step=True, cells=True, out=["my report.ipynb"], name="res", run_dir="runs/a")
     plain = parsers.parse_warp("", "Q")
-    assert (plain.name, plain.step, plain.cells, plain.max_steps) == ("warp", False, False, None)
+    assert (plain.name, plain.step, plain.cells, plain.settings) == ("warp", False, False, {})
     resumed = parsers.parse_resume("some/dir --max-steps 9")
-    assert (resumed.run_dir, resumed.step, resumed.max_steps) == ("some/dir", True, 9)
+    assert (resumed.run_dir, resumed.step, resumed.settings) == ("some/dir", True, {"max_steps": 9})
+    # Every setting has its flag, generated from WarpConfig with its help.
+    help_text = parsers.warp_parser().format_help()
+    for f in fields(WarpConfig):
+        flag = f.metadata.get("flag") or "--" + f.name.replace("_", "-")
+        assert flag in help_text, flag
     assert parsers.parse_resume("d --run").step is False
     assert parsers.parse_index("a b --index i") == parsers.IndexArgs(paths=["a", "b"], index="i")
     assert parsers.parse_step("3 --name res") == parsers.StepArgs(n=3, name="res")
@@ -128,7 +134,7 @@ def test_parse_warp_flags():
 
 @pytest.mark.parametrize("line, cell, message", [
     ("--bogus", "Q", "unrecognized arguments: --bogus"),
-    ("--max-steps ten", "Q", "invalid int value: 'ten'"),
+    ("--max-steps ten", "Q", "max_steps=ten: expected int"),
     ("--name 2x", "Q", "is not a Python variable name"),
     ("--name class", "Q", "is not a Python variable name"),
     ("--max-st 5", "Q", "unrecognized arguments"),
@@ -187,7 +193,7 @@ def test_streaming_run_updates_in_place_and_binds_the_result(shell):
     status = [u["text/plain"] for u in updates(cap) if OUTLINE_MIME not in u]
     assert len(status) >= res.run.state.step  # one status update per step, plus the closing one
     assert any(s.startswith("drafting section-1 · step") and " searches · 0 extends · tokens " in s for s in status)
-    assert status[-1] == res.run.summary_line()
+    assert status[-1] == res.run.snapshot().summary
     final_tree = [u for u in updates(cap) if OUTLINE_MIME in u][-1]
     assert final_tree[OUTLINE_MIME]["status"] == "done"
     assert final_tree[OUTLINE_MIME]["nodes"][0]["status"] == "written"
@@ -214,7 +220,7 @@ def test_cells_headless_emit_the_report_output(shell):
     report = [b for b in bundles(cap) if CELLS_MIME in b]
     assert len(report) == 1
     payload = report[0][CELLS_MIME]
-    assert payload == shell.user_ns["warp"].cells
+    assert payload == shell.user_ns["warp"].snapshot.cells
     assert "## References" in report[0]["text/markdown"] and "<h2>" in report[0]["text/html"]
     assert "no notebook frontend" in "".join(b.get("text/plain", "") for b in bundles(cap))
 
@@ -263,7 +269,13 @@ def test_resume_brings_the_controller_back_at_the_last_step(shell):
 
 def test_backends_are_loaded_once_per_spec(shell):
     made = []
-    magics_of(shell).backend_factory = lambda spec: made.append(spec) or ScriptedBackend(question_script())
+    def factory(spec):
+        made.append(spec)
+        backend = ScriptedBackend(question_script())
+        backend.reusable = not spec.startswith("replay:")  # as ReplayBackend: its replies run out
+        return backend
+
+    magics_of(shell).backend_factory = factory
     for _ in range(2):
         run(shell, "%%warp --max-extends 0 --model tiny\nQ one")
         run(shell, "%%warp --max-extends 0 --model replay:a.jsonl\nQ two")

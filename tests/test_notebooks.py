@@ -91,7 +91,7 @@ def check_step_through(nb, renamed: bool) -> None:
 def test_quickstart_runs_headless(tmp_path, kernel_env):
     nb = execute("quickstart.ipynb", tmp_path, scripted=True)
     check_quickstart(nb, tmp_path)
-    assert "done: 8 steps" in text_of(nb, "print(warp.summary_line())")
+    assert "done: 8 steps" in text_of(nb, "print(warp.snapshot.summary)")
 
 
 def test_step_through_runs_headless(tmp_path, kernel_env):

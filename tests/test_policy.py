@@ -87,7 +87,7 @@ def test_write_failures_skip_the_section(tmp_path):
     assert run.report.find("section-3").status == "written"
     errors = [s.error for s in run.steps if s.error]
     assert len(errors) == 2 and all("cite 1 to 12" in e for e in errors)
-    assert "Not written" in run.to_markdown()
+    assert "Not written" in run.snapshot().markdown
 
 
 def test_invalid_init_plan_falls_back_to_passage_headings(tmp_path):

@@ -1,7 +1,12 @@
 import pytest
 
 from jupyter_warp.errors import ConfigError
+from jupyter_warp.config import WarpConfig
+from jupyter_warp.prompts.variables import condensed
+from jupyter_warp.records import Passage
+from jupyter_warp.render import outline, report_markdown
 from jupyter_warp.report import Report, parse_position
+from jupyter_warp.state import RunState
 
 
 def make() -> Report:
@@ -61,12 +66,12 @@ def test_condensed_abbreviates_away_from_cursor():
     r.write("section-1", long, [1])
     r.write("section-2", long, [1])
     cursor = r.find("section-3").id
-    text = r.to_condensed(cursor, abbreviate=50)
+    text = condensed(r, cursor, abbreviate=50)
     assert "## Section-1 [A]" in text and "[PLAN] pc" in text and "<- current" in text
     # section-1 and 2 share the cursor's parent (the root), so they are near: shown whole.
     assert text.count(" ...") == 0
     r.extend("section-2", [{"title": "B1", "plan": "b1"}, {"title": "B2", "plan": "b2"}])
-    text = r.to_condensed(r.find("section-2.1").id, abbreviate=50)
+    text = condensed(r, r.find("section-2.1").id, abbreviate=50)
     lines = text.splitlines()
     a_line = lines[lines.index("## Section-1 [A]") + 1]
     b_line = lines[lines.index("## Section-2 [B]") + 1]
@@ -82,9 +87,14 @@ def test_roundtrip_and_markdown_numbering():
     r.fail("section-2", "no passages found")
     again = Report.from_dict(r.to_dict())
     assert again.to_dict() == r.to_dict()
-    md = r.to_markdown()
+    state = RunState.new("run", "q", WarpConfig())
+    state.report = r
+    for n in (1, 2, 3):
+        state.registry.key_for(Passage(doc_id=f"d{n}", text="t", path=f"d{n}.md"))
+    md = report_markdown(state)
     assert md.startswith("# Title\n")
     assert "## 1 A" in md and "### 1.1 A1" in md and "## 2 B" in md
     assert "*Not written: no passages found*" in md
-    statuses = {n["position"]: n["status"] for n in r.outline_nodes()}
+    nodes = outline(state)["nodes"]
+    statuses = {n["position"]: n["status"] for n in nodes + nodes[0]["children"]}
     assert statuses["section-1"] == "extended" and statuses["section-2"] == "failed"

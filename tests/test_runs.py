@@ -60,7 +60,7 @@ def test_resume_after_dead_server_redoes_nothing(tmp_path):
     straight = Run.create("q about alpha", WarpConfig(max_extends=1), run_dir=tmp_path / "s",
                           backend=ScriptedBackend(good_script(EXTEND)), searcher=MemorySearcher())
     straight.run()
-    assert straight.to_markdown() == again.to_markdown()
+    assert straight.snapshot().markdown == again.snapshot().markdown
 
 
 def test_interrupt_keeps_state_and_resume_overrides(tmp_path):
@@ -72,7 +72,7 @@ def test_interrupt_keeps_state_and_resume_overrides(tmp_path):
         return len(calls) > 2
 
     run = Run.create("q", WarpConfig(max_steps=50), run_dir=tmp_path / "r", backend=backend, searcher=MemorySearcher())
-    run.run(should_stop=stop_after_two)
+    run.run(stop=stop_after_two)
     assert run.state.step == 2
     again = Run.resume(tmp_path / "r", backend=backend, searcher=MemorySearcher(), max_steps=4)
     assert again.state.config.max_steps == 4
@@ -111,20 +111,20 @@ def test_outputs(tmp_path):
     run = Run.create("q", WarpConfig(max_extends=1), run_dir=tmp_path / "r",
                      backend=ScriptedBackend(good_script(EXTEND)), searcher=MemorySearcher())
     run.run()
-    md = run.to_markdown()
+    md = run.snapshot().markdown
     assert md.count("## References") == 1
     refs = md.split("## References")[1]
     n_refs = refs.count("\n[")
     assert n_refs == len(run.report.citation_order()) and "docs/alpha.md" in refs
-    cells = run.to_cells()["cells"]
+    cells = run.snapshot().cells["cells"]
     assert len(cells) == len(run.report.sections) + 1
     assert cells[0]["metadata"]["jupyter_warp"]["position"] == "section-1"
     assert cells[-1]["metadata"]["jupyter_warp"]["position"] == "references"
-    nb_path = run.save_report(tmp_path / "report.ipynb")
+    nb_path = run.finish([tmp_path / "report.ipynb"]).reports[0]
     import nbformat
 
     nb = nbformat.read(nb_path, as_version=4)
     nbformat.validate(nb)
     assert len(nb.cells) == len(cells) and "### 1.1 A" in nb.cells[0].source
-    outline = run.outline()
+    outline = run.snapshot().outline
     assert outline["status"] == "done" and outline["nodes"][0]["status"] == "extended"

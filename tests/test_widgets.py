@@ -95,7 +95,7 @@ def test_a_bad_edit_shows_one_line_and_a_bug_goes_to_the_output(tmp_path):
     send_from_js(c.outline, {"event": "edit", "op": "rename", "position": "section-1"})  # no title: a bug
     assert c.outline.message.startswith("error: KeyError")
     assert any("Traceback" in o.get("text", "") for o in c.log.outputs)
-    read_only = OutlineWidget(c.run.outline())
+    read_only = OutlineWidget(c.run.snapshot().outline)
     send_from_js(read_only, {"event": "edit", "op": "delete", "position": "section-1"})
     assert read_only.message == "error: this outline is read-only"
 
@@ -128,7 +128,7 @@ def test_step_button_takes_one_step_in_the_worker(tmp_path):
 
 
 def test_stop_ends_the_run_and_writes_cells_into_the_widget(tmp_path):
-    c = StepController(make_run(tmp_path), cells=True, out=str(tmp_path / "report.md"))
+    c = StepController(make_run(tmp_path), cells=True, outputs=[str(tmp_path / "report.md")])
     c.step(4)
     c._click_stop(None)  # from a button: no cell to write into, so the report goes to the widget
     assert c.done and c.run.state.status == "stopped" and c.finished
@@ -223,10 +223,10 @@ def test_document_text_is_escaped_everywhere(tmp_path):
         assert "<img" not in html and "<script" not in html
     assert "&lt;img" in c.detail.value
     c.step(3)
-    bundle = outline_bundle(run_.outline())
+    bundle = outline_bundle(run_.snapshot().outline)
     assert "<img" not in bundle["text/html"] and "<script" not in bundle["text/html"]
     assert "<img" not in bundle["text/markdown"] and "&lt;img" in bundle["text/markdown"]
-    cells = cells_bundle(run_.to_cells(), run_.to_markdown())
+    cells = cells_bundle(run_.snapshot().cells, run_.snapshot().markdown)
     assert "<img" not in cells["text/html"] and "<script" not in cells["text/html"]
     assert "<img" not in cells["text/markdown"] and "<script" not in cells["text/markdown"]
     assert 'src="x"' not in c.outline._repr_mimebundle_()[0]["text/html"]
@@ -260,7 +260,7 @@ def recording_comm(monkeypatch):
 def finished_payload(tmp_path):
     r = make_run(tmp_path)
     r.run()
-    return r, r.to_cells(), r.to_markdown()
+    return r, r.snapshot().cells, r.snapshot().markdown
 
 
 class Cell:

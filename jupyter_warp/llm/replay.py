@@ -48,6 +48,8 @@ class ReplayBackend(Backend):
     """
 
     name = "replay"
+    reusable = False
+    """Its replies run out: every run gets a fresh one."""
 
     def __init__(
         self,

@@ -1,0 +1,83 @@
+"""The init-plan stage: from the first search's passages, the model gives the report a
+title and ``min_sections`` to ``max_sections`` top-level sections. Fallback: one section per
+distinct heading among the passages; with too few, the run fails (resumable)."""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+from ..config import WarpConfig
+from ..prompts.variables import render_passages
+from ..records import Passage, Step
+from . import Phase, RunStatus, finish, move
+from .gbnf import head, head_bound, titled
+from .reply import Reply, clean_text, parse_json_action, titled_entries
+from .stage import Context, Stage, Turn
+
+
+class InitPlanStage(Stage):
+    phase = Phase.INIT_PLAN
+    actions = ("init-plan",)
+
+    def grammar(self, config: WarpConfig, keys: Sequence[int] = (), positions: Sequence[str] = ()) -> str:
+        return "\n".join(
+            head(config)
+            + ['action ::= "{\\"name\\": \\"init-plan\\", \\"title\\": " short ", \\"sections\\": [" secs "]}"']
+            + titled("secs", config.min_sections, config.max_sections)
+        )
+
+    def bound(self, config: WarpConfig) -> int:
+        return head_bound(config) + 100 + config.max_sections * 350
+
+    def prepare(self, ctx: Context) -> Turn:
+        def render(passages: list[Passage], _abbreviate: int | None) -> str:
+            keys = ctx.s.registry.keys_for(passages)
+            return ctx.renderer.render(
+                self.phase,
+                current_outline="",
+                current_survey="",
+                current_instruction="plan the report",
+                current_information=render_passages(passages, keys, ctx.config.passage_max_chars),
+                **ctx.variables(),
+            )
+
+        prompt, passages, cut = ctx.fit(self.max_tokens(ctx), render)
+        keys = ctx.s.registry.keys_for(passages)
+        return Turn(self.phase, None, None, self.request(ctx, prompt), passages, keys, cut=cut)
+
+    def apply(self, ctx: Context, turn: Turn, reply: Reply, step: Step) -> None:
+        step.action = validate_init_plan(parse_json_action(reply.action_text, self.actions), ctx.config)
+        self._plan(ctx, step.action["title"], step.action["sections"], step)
+
+    def _plan(self, ctx: Context, title: str, sections: list[dict[str, str]], step: Step) -> None:
+        s = ctx.s
+        step.diff += s.report.init_plan(title, sections)
+        cursor = s.report.next_unwritten()
+        s.target_id = cursor[1].id if cursor else None
+        move(s, Phase.SEARCH)
+
+    def fallback(self, ctx: Context, turn: Turn, step: Step) -> None:
+        s, c = ctx.s, ctx.config
+        sections = sections_from_headings(s.passages, c.max_sections)
+        if len(sections) >= c.min_sections:
+            step.fallback = f"outline built from the headings of the {len(s.passages)} passages found"
+            self._plan(ctx, s.query, sections, step)
+        else:
+            step.fallback = "stopped: no valid plan"
+            finish(s, f"the model gave no valid plan in {c.max_retries} tries; try another model", RunStatus.FAILED)
+
+
+def sections_from_headings(passages: Sequence[Passage], limit: int) -> list[dict[str, str]]:
+    """One section per distinct heading (or document title) among the passages, in rank order."""
+    seen: dict[str, dict[str, str]] = {}
+    for p in passages:
+        title = (p.heading.split(" > ")[-1] if p.heading else p.title).strip()
+        if title and title.lower() not in seen:
+            seen[title.lower()] = {"title": title[:200], "plan": f"What the documents on {title[:160]} say about the question"}
+    return list(seen.values())[:limit]
+
+
+def validate_init_plan(action: dict[str, Any], config: WarpConfig) -> dict[str, Any]:
+    """A title and ``min_sections`` to ``max_sections`` distinct titled sections."""
+    sections = titled_entries(action.get("sections"), config.min_sections, config.max_sections, "sections")
+    return {"name": "init-plan", "title": clean_text(action.get("title"), "title", 300), "sections": sections}

@@ -1,0 +1,93 @@
+"""The search stage: the model names 1 to ``max_keywords`` queries for the node at the
+cursor (or, first, for planning the report); the passages found go to the planner or writer.
+Fallback: search the node's title and the question; nothing found skips the node."""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+from ..config import WarpConfig
+from ..prompts.variables import condensed
+from ..records import Step
+from . import Phase, RunStatus, advance, finish, move
+from .gbnf import head, head_bound, seq, string
+from .reply import TAG, ActionError, Reply, parse_json_action
+from .stage import Context, Stage, Turn
+
+
+class SearchStage(Stage):
+    phase = Phase.SEARCH
+    actions = ("search",)
+
+    def grammar(self, config: WarpConfig, keys: Sequence[int] = (), positions: Sequence[str] = ()) -> str:
+        return "\n".join(head(config) + [
+            'action ::= "{\\"name\\": \\"search\\", \\"keywords\\": [" kws "]}"',
+            f"kws ::= {seq('kw', 1, config.max_keywords)}",
+            string("kw", 60),
+        ])
+
+    def bound(self, config: WarpConfig) -> int:
+        return head_bound(config) + config.max_keywords * 64 + 60
+
+    def prepare(self, ctx: Context) -> Turn:
+        position, instruction = ctx.cursor()
+        prompt = ctx.renderer.render(
+            self.phase,
+            current_outline=condensed(ctx.s.report, ctx.s.target_id, abbreviate=80),
+            current_instruction=instruction,
+            current_survey="",
+            current_information="",
+            **ctx.variables(),
+        )
+        return Turn(self.phase, position, ctx.s.target_id, self.request(ctx, prompt))
+
+    def apply(self, ctx: Context, turn: Turn, reply: Reply, step: Step) -> None:
+        step.action = validate_search(parse_json_action(reply.action_text, self.actions), ctx.config)
+        self.run_search(ctx, step.action["keywords"], step)
+
+    def run_search(self, ctx: Context, keywords: list[str], step: Step) -> None:
+        """Search, keep the passages for the next turn, and move to planning or writing."""
+        s = ctx.s
+        k = ctx.config.k if s.report.sections else ctx.config.first_k
+        passages = ctx.searcher.search_many(keywords, k)
+        s.counters["searches"] += 1
+        step.passages = passages
+        step.keys = s.registry.keys_for(passages)
+        if not passages:
+            raise ActionError(f"the search for {keywords} found nothing in the index")
+        s.passages = passages
+        move(s, Phase.WRITE if s.report.sections else Phase.INIT_PLAN)
+        step.diff.append(f"searched {len(keywords)} queries: {len(passages)} passages")
+
+    def fallback(self, ctx: Context, turn: Turn, step: Step) -> None:
+        s = ctx.s
+        entry = s.report.by_id(turn.target_id)
+        keywords = [entry[1].title, s.query] if entry else [s.query]
+        step.fallback = f"searched the section title and question instead: {keywords}"
+        try:
+            self.run_search(ctx, keywords, step)
+        except ActionError:
+            if entry is not None:
+                step.diff += s.report.fail(entry[0], "no passages found")
+                step.fallback += "; found nothing, section skipped"
+                advance(s, ctx.config)
+            else:
+                finish(s, "the index returned nothing for the question", RunStatus.FAILED)
+
+
+def validate_search(action: dict[str, Any], config: WarpConfig) -> dict[str, Any]:
+    """1 to ``max_keywords`` distinct non-empty queries, tags removed."""
+    keywords = action.get("keywords")
+    if isinstance(keywords, str):
+        keywords = [keywords]
+    if not isinstance(keywords, list):
+        raise ActionError("keywords must be a list of strings")
+    seen: dict[str, None] = {}
+    for kw in keywords:
+        if isinstance(kw, str) and kw.strip():
+            seen.setdefault(TAG.sub("", kw).strip()[:200], None)
+    if not seen:
+        raise ActionError(f"search needs 1 to {config.max_keywords} non-empty keywords")
+    if len(seen) > config.max_keywords:
+        raise ActionError(f"search takes at most {config.max_keywords} keywords, got {len(seen)}")
+    return {"name": "search", "keywords": list(seen)}

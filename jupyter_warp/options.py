@@ -1,0 +1,104 @@
+"""Run settings as command-line flags, generated from ``WarpConfig``: the ``jupyter-warp``
+commands and the ``%%warp`` magic share one set, so a setting has one name and one help.
+
+Every flag defaults to "not given" so that only what the user names overrides the settings
+below it (``WarpConfig`` defaults, the run's saved settings, or the notebook's ``Warp``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from dataclasses import MISSING, fields
+from typing import Any
+
+from .config import WarpConfig, setting_type
+from .errors import ConfigError
+
+_TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
+
+
+def coerce(name: str, value: str) -> Any:
+    """A setting's value from its text form (``--set``, ``--backend-opt`` values)."""
+    known = {f.name for f in fields(WarpConfig)}
+    if name not in known:
+        raise ConfigError(f"unknown setting {name!r}; known: {', '.join(sorted(known))}")
+    kind = setting_type(name)
+    if value.lower() in ("none", "null") and next(f for f in fields(WarpConfig) if f.name == name).default is None:
+        return None
+    try:
+        if kind is bool:
+            if value.lower() not in _TRUE + _FALSE:
+                raise ValueError(value)
+            return value.lower() in _TRUE
+        if kind in (int, float):
+            return kind(value)
+        if kind is dict:
+            return dict(key_value(item) for item in value.split(",") if item.strip())
+    except (ValueError, ConfigError):
+        raise ConfigError(f"--set {name}={value}: expected {kind.__name__}") from None
+    return value
+
+
+def key_value(item: str) -> tuple[str, Any]:
+    """``KEY=VALUE`` with VALUE read as JSON when it is JSON (numbers, true, {...}), else text."""
+    if "=" not in item:
+        raise ConfigError(f"{item!r}: use KEY=VALUE, e.g. context_window=4096")
+    key, raw = (part.strip() for part in item.split("=", 1))
+    if not key:
+        raise ConfigError(f"{item!r}: the key is empty; use KEY=VALUE")
+    try:
+        return key, json.loads(raw)
+    except ValueError:
+        return key, raw
+
+
+def _default(f: Any) -> Any:
+    return f.default_factory() if f.default is MISSING else f.default
+
+
+def add_config_arguments(parser: argparse.ArgumentParser) -> None:
+    """One flag per setting, plus ``--set KEY=VALUE`` and ``--no-grammar``."""
+    group = parser.add_argument_group("run settings")
+    for f in fields(WarpConfig):
+        flag = f.metadata.get("flag") or "--" + f.name.replace("_", "-")
+        kind, default = setting_type(f.name), _default(f)
+        shown = f" (default: {default})" if default not in (None, {}) else ""
+        kwargs: dict[str, Any] = {"dest": f.name, "default": argparse.SUPPRESS, "help": f.metadata["help"] + shown}
+        if kind is bool:
+            group.add_argument(flag, action=argparse.BooleanOptionalAction, **kwargs)
+        elif kind is dict:
+            group.add_argument(flag, action="append", type=key_value, metavar="KEY=VALUE", **kwargs)
+        else:
+            group.add_argument(flag, type=_parse_as(f.name), metavar=f.name.upper(), **kwargs)
+    group.add_argument("--no-grammar", dest="constrained", action="store_false", default=argparse.SUPPRESS,
+                       help="do not constrain replies with a grammar (same as --no-constrained)")
+    group.add_argument("--set", dest="settings", action="append", default=[], metavar="KEY=VALUE",
+                       help="any setting by its name, e.g. --set k=5 --set temperature=0.3")
+
+
+def _parse_as(name: str) -> Any:
+    def parse(text: str) -> Any:
+        try:
+            return coerce(name, text)
+        except ConfigError as exc:
+            raise argparse.ArgumentTypeError(str(exc).replace("--set ", "")) from None
+
+    parse.__name__ = setting_type(name).__name__
+    return parse
+
+
+def overrides(args: argparse.Namespace) -> dict[str, Any]:
+    """The settings named on the command line (flags and ``--set``); the rest stay as they are."""
+    given = vars(args)
+    changes: dict[str, Any] = {}
+    for item in given.get("settings") or []:
+        if "=" not in item:
+            raise ConfigError(f"--set {item!r}: use KEY=VALUE, e.g. --set k=5")
+        key, value = item.split("=", 1)
+        changes[key.strip()] = coerce(key.strip(), value.strip())
+    for f in fields(WarpConfig):
+        if f.name in given:
+            value = given[f.name]
+            changes[f.name] = dict(value) if setting_type(f.name) is dict else value
+    return changes
