@@ -46,12 +46,13 @@ from typing import Any, Iterator, Sequence
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from jupyter_warp.actions import ActionError, query_language, split_reply  # noqa: E402
+from jupyter_warp.language import query_language  # noqa: E402
+from jupyter_warp.machine.reply import ActionError, split_reply  # noqa: E402
 from jupyter_warp.batch import Question, run_lockstep  # noqa: E402
 from jupyter_warp.config import WarpConfig  # noqa: E402
 from jupyter_warp.llm.base import Backend  # noqa: E402
 from jupyter_warp.records import ChatRequest, Completion, Searcher  # noqa: E402
-from jupyter_warp.runs import Run  # noqa: E402
+from jupyter_warp.runs import Run, peek  # noqa: E402
 
 DEFAULT_QUESTIONS = ROOT.parent / "shared" / "data" / "deep_research_bench" / "query.jsonl"
 
@@ -151,8 +152,8 @@ def well_formed(state: str, reply: str) -> bool:
 
 def _status(run: Run) -> str:
     """The status on disk (``Run.resume`` turns a failed run back into a running one)."""
-    state = json.loads((run.dir / "state.json").read_text(encoding="utf-8"))
-    return str(state.get("status", run.state.status))
+    info = peek(run.dir)
+    return info.status if info else str(run.state.status)
 
 
 def step_stats(runs: Sequence[Run]) -> dict[str, Any]:
@@ -194,12 +195,12 @@ def run_lockstep_timed(questions: Sequence[Question], config: WarpConfig, out: P
                        searcher: Searcher) -> tuple[float, list[Run]]:
     t0 = time.perf_counter()
     rows = run_lockstep(questions, config, out, backend=backend, searcher=searcher,
-                        on_step=lambda rnd, left: print(f"  lockstep round {rnd}: {left} running", file=sys.stderr))
+                        on_round=lambda rnd, left: print(f"  lockstep round {rnd}: {left} running", file=sys.stderr))
     seconds = time.perf_counter() - t0
     bad = [r for r in rows if r.status not in ("done", "failed")]
     if bad:
         print(f"  lockstep rows not done: {[(r.id, r.status, r.error) for r in bad]}", file=sys.stderr)
-    return seconds, [Run.resume(out / q.id / "run") for q in questions]
+    return seconds, [Run.load(out / q.id / "run") for q in questions]
 
 
 def metrics_delta(server: Any, before: dict[str, float] | None) -> dict[str, float]:
@@ -280,7 +281,7 @@ def restat(result: dict[str, Any], out: Path) -> dict[str, Any]:
     """Recompute the step figures of a finished bench from its run folders (``--report-only``)."""
     for mode in ("sequential", "lockstep"):
         if result.get(mode):
-            runs = [Run.resume(out / mode / q / "run") for q in result["questions"]]
+            runs = [Run.load(out / mode / q / "run") for q in result["questions"]]
             result[mode].update(step_stats(runs))
     return result
 

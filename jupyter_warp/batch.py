@@ -19,9 +19,8 @@ from typing import Any, Callable, Iterable, Sequence
 from .config import WarpConfig
 from .errors import BackendUnavailableError, ConfigError, WarpError
 from .llm.base import Backend
-from .llm.pool import BackendPool
 from .records import ChatRequest, Completion, Searcher
-from .runs import Run, open_run, peek
+from .runs import BackendPool, Run, open_run, peek
 
 DEFAULT_TEMPLATE = Path(__file__).resolve().parent.parent / "notebooks" / "batch_template.ipynb"
 

@@ -70,6 +70,8 @@ class RunDir:
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         self._saved_passages: int | None = None
+        self._stamp: tuple[int, int] | None = None
+        """``state.json``'s (mtime, size) as this object last wrote or read it."""
         self._lock = filelock.FileLock(str(self.path / LOCK), timeout=0, thread_local=False)
 
     def exists(self) -> bool:
@@ -127,6 +129,7 @@ class RunDir:
         except (ValueError, TypeError) as exc:
             raise RunError(f"{self.path / PASSAGES} is damaged ({exc})") from None
         state = RunState.from_dict(data, CitationRegistry.from_list(passages))
+        self._stamp = self._stat()
         if repair:
             _keep(self.path / PASSAGES, passage_lines[:count])
             _keep(self.path / STEPS, self._step_lines(state.step))
@@ -160,6 +163,7 @@ class RunDir:
         if step is not None:
             self._append(STEPS, [step.to_dict(passages=False)])
         write_atomic(self.path / STATE, json.dumps(state.to_dict(passages=False), ensure_ascii=False))
+        self._stamp = self._stat()
 
     def log_edit(self, record: dict[str, Any]) -> None:
         self._append(EDITS, [record])
@@ -188,8 +192,18 @@ class RunDir:
         finally:
             self._lock.release()
 
-    def saved_step(self) -> int:
-        """The step ``state.json`` names now (another process may have moved it on)."""
+    def _stat(self) -> tuple[int, int] | None:
+        try:
+            st = (self.path / STATE).stat()
+        except OSError:
+            return None
+        return st.st_mtime_ns, st.st_size
+
+    def saved_step(self, mine: int) -> int:
+        """The step ``state.json`` names now: ``mine`` when this object wrote it last, else
+        what another process (or run object) has saved since."""
+        if self._stamp is not None and self._stat() == self._stamp:
+            return mine
         try:
             return int(self.read_json().get("step", 0))
         except (RunError, TypeError, ValueError):

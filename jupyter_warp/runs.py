@@ -9,18 +9,18 @@ completed step is redone.
 
 from __future__ import annotations
 
+import json
 import re
 import threading
 import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Mapping
 
 from .config import WarpConfig
 from .errors import ConfigError, RunError
 from .llm.base import Backend
-from .llm.pool import BackendPool
 from .machine import RunStatus, reopen
 from .machine.stage import ModelInfo, Turn
 from .machine.stepper import Machine
@@ -59,6 +59,33 @@ class RunResult:
     @property
     def summary(self) -> str:
         return self.snapshot.summary
+
+
+class BackendPool:
+    """Backends opened once per spec and options: loading a model takes seconds, so a
+    notebook kernel (or a batch) keeps one pool and every run it opens draws from it;
+    ``factory(spec, **options)`` opens a missing one (default: the backend registry)."""
+
+    def __init__(self, factory: Callable[..., Backend] | None = None) -> None:
+        self.factory = factory
+        self._open: dict[str, Backend] = {}
+
+    def get(self, spec: str, options: Mapping[str, Any] | None = None) -> Backend:
+        options = dict(options or {})
+        key = spec + "\n" + json.dumps(options, sort_keys=True, default=str)
+        if key in self._open:
+            return self._open[key]
+        factory = self.factory
+        if factory is None:
+            from .llm import get_backend as factory
+        backend = factory(spec, **options)
+        if backend.reusable:
+            self._open[key] = backend
+        return backend
+
+    def clear(self) -> None:
+        """Forget every open backend (a new factory, or models to unload)."""
+        self._open.clear()
 
 
 def new_run_id(question: str) -> str:
@@ -232,7 +259,7 @@ class Run:
             self.files.save(self.state)
 
     def _check_current(self) -> None:
-        if self.files.saved_step() > self.state.step:
+        if self.files.saved_step(self.state.step) > self.state.step:
             raise RunError(f"another process has stepped the run in {self.dir} since it was opened here: "
                            "open it again to go on")
 
@@ -329,4 +356,4 @@ def _need(position: str | None) -> str:
     return position
 
 
-__all__ = ["Run", "RunHooks", "RunResult", "open_run", "peek", "resume_hint", "new_run_id"]
+__all__ = ["Run", "RunHooks", "RunResult", "BackendPool", "open_run", "peek", "resume_hint", "new_run_id"]

@@ -19,8 +19,7 @@ from traitlets import Bool, Dict, Float, Int, TraitError, TraitType, Unicode, ob
 
 from jupyter_warp.config import WarpConfig, setting_type
 from jupyter_warp.errors import ConfigError
-from jupyter_warp.llm.pool import BackendPool
-from jupyter_warp.runs import Run, open_run
+from jupyter_warp.runs import BackendPool, Run, open_run
 
 from . import parsers
 from .controller import StepController
