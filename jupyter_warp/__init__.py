@@ -10,7 +10,7 @@ from typing import Any
 
 from .config import WarpConfig
 from .errors import WarpError
-from .records import Completion, ChatRequest, Passage, Step
+from .records import ChatRequest, Completion, Passage, Step
 
 __version__ = "0.1.0"
 

@@ -11,10 +11,11 @@ from __future__ import annotations
 import json
 import re
 import time
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any
 
 from .config import WarpConfig
 from .errors import BackendUnavailableError, ConfigError, WarpError

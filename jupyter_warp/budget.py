@@ -3,7 +3,7 @@ first, then the report summary is shortened, and what was cut is recorded in the
 
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 from .records import Passage
 

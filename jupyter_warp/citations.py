@@ -4,8 +4,9 @@ passages shown, and the final renumbering ``[1]``, ``[2]``... with a References 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any
 
 from .records import Passage
 
@@ -37,7 +38,7 @@ class CitationRegistry:
         return {str(k): p.to_dict() for k, p in self.passages.items()}
 
     @classmethod
-    def from_list(cls, passages: Iterable[Passage]) -> "CitationRegistry":
+    def from_list(cls, passages: Iterable[Passage]) -> CitationRegistry:
         """Keys 1, 2, ... in order, as ``passages.jsonl`` stores them."""
         reg = cls()
         for p in passages:
@@ -45,7 +46,7 @@ class CitationRegistry:
         return reg
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "CitationRegistry":
+    def from_dict(cls, data: dict[str, Any]) -> CitationRegistry:
         reg = cls()
         for key, p in sorted(data.items(), key=lambda kv: int(kv[0])):
             passage = Passage.from_dict(p)

@@ -8,9 +8,9 @@ import json
 import shutil
 import sys
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Sequence
 
 from .config import WarpConfig
 from .errors import ConfigError, WarpError

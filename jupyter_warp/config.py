@@ -98,7 +98,7 @@ class WarpConfig:
         return data
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "WarpConfig":
+    def from_dict(cls, data: dict[str, Any]) -> WarpConfig:
         names = {f.name for f in fields(cls)}
         unknown = sorted(set(data) - names)
         if unknown:
@@ -108,7 +108,7 @@ class WarpConfig:
         except TypeError as exc:
             raise ConfigError(f"a setting has a value of the wrong type ({exc})") from None
 
-    def replace(self, **changes: Any) -> "WarpConfig":
+    def replace(self, **changes: Any) -> WarpConfig:
         """A copy with some settings changed; ``None`` values leave a setting as it is."""
         data = self.to_dict(secrets=True)
         data.update({k: v for k, v in changes.items() if v is not None})

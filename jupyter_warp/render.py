@@ -8,8 +8,9 @@ holds exactly the passages cited. Nothing here is HTML: that is the notebook lay
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable, TypedDict
+from typing import Any, TypedDict
 
 import nbformat
 
@@ -29,7 +30,7 @@ class OutlineNode(TypedDict):
     status: str
     """planned, drafting, written, extended, locked or failed."""
     citations: int
-    children: list["OutlineNode"]
+    children: list[OutlineNode]
 
 
 class Outline(TypedDict):

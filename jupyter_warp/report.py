@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any, Iterator
+from typing import Any
 
 from .errors import ConfigError
 
@@ -61,7 +62,7 @@ class Node:
     locked: bool = False
     """Set by the user: the engine never rewrites or extends a locked node."""
     citations: list[int] = field(default_factory=list)
-    children: list["Node"] = field(default_factory=list)
+    children: list[Node] = field(default_factory=list)
     id: str = field(default_factory=_new_id)
     note: str = ""
 
@@ -79,7 +80,7 @@ class Node:
         }
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "Node":
+    def from_dict(cls, data: dict[str, Any]) -> Node:
         return cls(
             title=data["title"],
             plan=data.get("plan", ""),
@@ -228,7 +229,7 @@ class Report:
         return {"query": self.query, "title": self.title, "sections": [s.to_dict() for s in self.sections]}
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "Report":
+    def from_dict(cls, data: dict[str, Any]) -> Report:
         return cls(
             query=data["query"],
             title=data.get("title", ""),

@@ -10,10 +10,11 @@ the next open drops. A lock file keeps two processes from stepping one run.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import filelock
 

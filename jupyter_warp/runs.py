@@ -14,9 +14,10 @@ import re
 import threading
 import time
 import uuid
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any
 
 from .config import WarpConfig
 from .errors import ConfigError, RunError
@@ -39,11 +40,11 @@ Stop = Callable[[], bool] | threading.Event
 class RunHooks:
     """Optional callbacks, each called in the thread that steps (nbclient's hooks, for a run)."""
 
-    on_step_start: Callable[["Run"], None] | None = None
+    on_step_start: Callable[[Run], None] | None = None
     """Before each step, with the phase about to run."""
-    on_step: Callable[["Run", Step, Snapshot], None] | None = None
+    on_step: Callable[[Run, Step, Snapshot], None] | None = None
     """After each step is saved, with its record and the run's new snapshot."""
-    on_error: Callable[["Run", BaseException], None] | None = None
+    on_error: Callable[[Run, BaseException], None] | None = None
     """When a step raises (a dead server, a bug); the run is saved and the error re-raised."""
 
 
@@ -124,7 +125,7 @@ class Run:
     # Opening.
     @classmethod
     def create(cls, question: str, config: WarpConfig | None = None, *, run_dir: str | Path | None = None,
-               run_root: str | Path = ".warp/runs", **collaborators: Any) -> "Run":
+               run_root: str | Path = ".warp/runs", **collaborators: Any) -> Run:
         question = (question or "").strip()
         if not question:
             raise ConfigError("the research question is empty: give the question to research")
@@ -139,7 +140,7 @@ class Run:
     @classmethod
     def resume(cls, run_dir: str | Path, *, backend: Backend | None = None, searcher: Searcher | None = None,
                backends: BackendPool | None = None, searcher_factory: SearcherFactory | None = None,
-               **overrides: Any) -> "Run":
+               **overrides: Any) -> Run:
         """Load a run to go on with it; ``overrides`` change settings such as ``max_steps``."""
         files = RunDir(run_dir)
         state = files.load(repair=True)
@@ -151,7 +152,7 @@ class Run:
                    searcher_factory=searcher_factory)
 
     @classmethod
-    def load(cls, run_dir: str | Path) -> "Run":
+    def load(cls, run_dir: str | Path) -> Run:
         """A run as saved, to read (reports, steps, evaluation); stepping it needs ``resume``."""
         files = RunDir(run_dir)
         return cls(files.load(), files)
@@ -218,7 +219,7 @@ class Run:
             return None
         return self.complete(turn, self.backend.generate([turn.request])[0])
 
-    def run(self, max_steps: int | None = None, *, hooks: RunHooks | None = None, stop: Stop | None = None) -> "Run":
+    def run(self, max_steps: int | None = None, *, hooks: RunHooks | None = None, stop: Stop | None = None) -> Run:
         """Step until done, ``max_steps`` more steps, or ``stop``; saved after each step."""
         hooks = hooks or RunHooks()
         stopped = stop.is_set if isinstance(stop, threading.Event) else stop

@@ -48,7 +48,7 @@ class RunState:
         return self.state == Phase.DONE or self.status in (RunStatus.DONE, RunStatus.FAILED)
 
     @classmethod
-    def new(cls, run_id: str, question: str, config: WarpConfig) -> "RunState":
+    def new(cls, run_id: str, question: str, config: WarpConfig) -> RunState:
         """The state of a run that has taken no step yet."""
         return cls(run_id=run_id, query=question, config=config, report=Report(query=question),
                    language=query_language(question))
@@ -81,7 +81,7 @@ class RunState:
         return data
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any], registry: CitationRegistry | None = None) -> "RunState":
+    def from_dict(cls, data: dict[str, Any], registry: CitationRegistry | None = None) -> RunState:
         """Inverse of ``to_dict``; ``registry`` supplies the passages when they were left out.
 
         A value of the wrong type or an unknown phase raises ``RunError`` naming the field.

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import threading
 import traceback
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import ipywidgets
 
@@ -31,7 +32,7 @@ class StepController:
 
     def __init__(self, run: Run, *, link: FrontendLink | None = None, cells: bool = False,
                  outputs: list[str] | None = None, shell: Any = None,
-                 on_finish: Callable[["StepController"], None] | None = None) -> None:
+                 on_finish: Callable[[StepController], None] | None = None) -> None:
         self.run = run
         self.link = link
         self.cells = cells
@@ -169,7 +170,7 @@ class StepController:
         self.refresh()
         return self._thread
 
-    def run_to_end(self, background: bool = True) -> "StepController":
+    def run_to_end(self, background: bool = True) -> StepController:
         """Run until done; ``background=False`` blocks this cell until then."""
         if background:
             self.start()

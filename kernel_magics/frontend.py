@@ -10,7 +10,8 @@ wait in ``pending`` and go out with the acknowledgement.
 from __future__ import annotations
 
 import logging
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from jupyter_warp.mime import COMM_TARGET, FORMAT_VERSION
 

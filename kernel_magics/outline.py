@@ -11,8 +11,9 @@ notebook still shows it without a kernel.
 from __future__ import annotations
 
 import traceback
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import anywidget
 import ipywidgets

@@ -1,6 +1,6 @@
-import pytest
-
 from types import SimpleNamespace
+
+import pytest
 
 from jupyter_warp.config import WarpConfig
 from jupyter_warp.language import query_language
@@ -10,7 +10,6 @@ from jupyter_warp.machine.reply import ActionError, parse_json_action, split_rep
 from jupyter_warp.machine.search import validate_search
 from jupyter_warp.machine.write import validate_section
 from jupyter_warp.report import Report
-
 
 actions = SimpleNamespace(
     split_reply=split_reply,

@@ -1,7 +1,6 @@
 """The whole loop against real things: the embedded model in process, and a real
 OpenAI-compatible server on loopback that dies mid-run and comes back."""
 
-from pathlib import Path
 
 import pytest
 

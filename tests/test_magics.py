@@ -9,6 +9,8 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from scripted import MemorySearcher, ScriptedBackend
+from test_magics_support import bundles, get_shell, question_script, run, updates
 from traitlets.config import Config
 
 import kernel_magics
@@ -18,8 +20,6 @@ from jupyter_warp.mime import CELLS_MIME, OUTLINE_MIME
 from kernel_magics import parsers
 from kernel_magics.magics import CONFIG_FIELDS, Warp
 from kernel_magics.result import WarpResult
-from scripted import MemorySearcher, ScriptedBackend
-from test_magics_support import bundles, get_shell, question_script, run, updates
 
 WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
 

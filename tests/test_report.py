@@ -1,7 +1,7 @@
 import pytest
 
-from jupyter_warp.errors import ConfigError
 from jupyter_warp.config import WarpConfig
+from jupyter_warp.errors import ConfigError
 from jupyter_warp.prompts.variables import condensed
 from jupyter_warp.records import Passage
 from jupyter_warp.render import outline, report_markdown

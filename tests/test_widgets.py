@@ -7,6 +7,8 @@ from __future__ import annotations
 import comm
 import nbformat
 import pytest
+from scripted import MemorySearcher, ScriptedBackend, plan, reply, shown_keys
+from test_magics_support import GatedBackend, RecordingComm, get_shell, question_script, run
 
 import kernel_magics
 from jupyter_warp.config import WarpConfig
@@ -17,8 +19,6 @@ from kernel_magics.controller import StepController
 from kernel_magics.frontend import LIVE, NO_EXTENSION, UNKNOWN, FrontendLink
 from kernel_magics.outline import OutlineWidget
 from kernel_magics.views import escape_markdown, markdown_html, outline_bundle, status_line
-from scripted import MemorySearcher, ScriptedBackend, plan, reply, shown_keys
-from test_magics_support import GatedBackend, RecordingComm, get_shell, question_script, run
 
 WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
 EVIL = '<img src=x onerror="alert(1)"><script>alert(2)</script>'

@@ -4,7 +4,8 @@ uses up a deepening round, as in the reference."""
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from ..config import WarpConfig
 from ..errors import ConfigError

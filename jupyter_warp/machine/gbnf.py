@@ -9,7 +9,7 @@ xgrammar (transformers, vLLM) and llama.cpp both read.
 from __future__ import annotations
 
 import json
-from typing import Sequence
+from collections.abc import Sequence
 
 from ..config import WarpConfig
 

@@ -4,7 +4,8 @@ distinct heading among the passages; with too few, the run fails (resumable)."""
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from ..config import WarpConfig
 from ..prompts.variables import render_passages

@@ -4,7 +4,8 @@ Fallback: search the node's title and the question; nothing found skips the node
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from ..config import WarpConfig
 from ..prompts.variables import condensed

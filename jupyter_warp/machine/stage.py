@@ -4,8 +4,9 @@ context a stage works in, and the interface each stage implements."""
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Callable, ClassVar, Sequence
+from typing import ClassVar
 
 from ..budget import Render, fit_prompt
 from ..config import WarpConfig

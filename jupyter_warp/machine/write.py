@@ -5,7 +5,7 @@ skipped (marked failed) and the cursor moves on."""
 from __future__ import annotations
 
 import re
-from typing import Iterable, Sequence
+from collections.abc import Iterable, Sequence
 
 from ..citations import CheckedText, check_citations
 from ..config import WarpConfig

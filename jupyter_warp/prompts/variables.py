@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 from ..records import Passage
 from ..report import FAILED, Report, format_position, parse_position
