@@ -125,4 +125,4 @@ def setting_type(name: str) -> type:
     if get_origin(hint) in (Union, types.UnionType):
         hint = next(a for a in get_args(hint) if a is not type(None))
     origin = get_origin(hint)
-    return origin if isinstance(origin, type) else hint  # type: ignore[no-any-return]
+    return origin if isinstance(origin, type) else hint

@@ -214,11 +214,11 @@ def cells_payload(s: RunState) -> CellsPayload:
 
 def report_notebook(payload: CellsPayload, query: str) -> str:
     """The report as an ``.ipynb`` document (one Markdown cell per section, References)."""
-    nb = nbformat.v4.new_notebook()
+    nb = nbformat.v4.new_notebook()  # type: ignore[no-untyped-call]
     nb.metadata[CELL_METADATA_KEY] = {"run_id": payload["run_id"], "query": query}
     for cell in payload["cells"]:
-        nb.cells.append(nbformat.v4.new_markdown_cell(cell["source"], metadata=cell["metadata"]))
-    return str(nbformat.writes(nb))
+        nb.cells.append(nbformat.v4.new_markdown_cell(cell["source"], metadata=cell["metadata"]))  # type: ignore[no-untyped-call]
+    return str(nbformat.writes(nb))  # type: ignore[no-untyped-call]
 
 
 # The run as one line.

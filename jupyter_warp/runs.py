@@ -76,10 +76,12 @@ class BackendPool:
         key = spec + "\n" + json.dumps(options, sort_keys=True, default=str)
         if key in self._open:
             return self._open[key]
-        factory = self.factory
-        if factory is None:
-            from .llm import get_backend as factory
-        backend = factory(spec, **options)
+        if self.factory is not None:
+            backend = self.factory(spec, **options)
+        else:
+            from .llm import get_backend
+
+            backend = get_backend(spec, **options)
         if backend.reusable:
             self._open[key] = backend
         return backend
@@ -346,7 +348,9 @@ def open_run(question: str | None = None, *, run_dir: str | Path | None = None, 
     if collaborators.get("searcher") is None:
         factory = collaborators.get("searcher_factory")
         if factory is None:
-            from .corpus import open_index as factory
+            from .corpus import open_index
+
+            factory = open_index
         collaborators["searcher"] = factory(config.index)  # so does a missing index
     return Run.create(question, config, run_dir=run_dir, run_root=run_root, **collaborators)
 

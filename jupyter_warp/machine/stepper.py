@@ -31,10 +31,9 @@ class Machine:
     def prepare(self) -> Turn | None:
         """The next model turn, or None when the run is over."""
         s, config = self.ctx.s, self.ctx.config
-        if s.finished or over_budget(s, config):
-            return None
-        sync_cursor(s, config)
-        if s.finished:
+        if not s.finished and not over_budget(s, config):
+            sync_cursor(s, config)
+        if s.finished or s.step >= config.max_steps:
             return None
         started = time.time()
         turn = STAGES[s.state].prepare(self.ctx)

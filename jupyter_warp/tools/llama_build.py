@@ -113,7 +113,7 @@ def tail(path: Path, lines: int = 30) -> str:
         return ""
 
 
-def _run_logged(cmd: Sequence[str], logfile: Path, *, cwd: Path | None = None, niceness: int = 0) -> None:
+def _run_logged(cmd: Sequence[str | Path], logfile: Path, *, cwd: Path | None = None, niceness: int = 0) -> None:
     """Run ``cmd`` with its output appended to ``logfile``; a failure raises with the log's tail."""
     with logfile.open("a", encoding="utf-8") as out:
         out.write(f"\n$ {' '.join(map(str, cmd))}\n")
