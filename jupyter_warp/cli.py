@@ -32,6 +32,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("paths", nargs="+", metavar="PATH")
     p.add_argument("--index", default=".warp/index", help="index folder (default: .warp/index)")
     p.add_argument("--max-file-mb", type=float, default=50, help="skip files larger than this (default 50)")
+    p.add_argument("--max-text-mb", type=float, default=20,
+                   help="skip a DOCX whose XML expands past this, stop a PDF's text here (default 20)")
+    p.add_argument("--max-pdf-pages", type=int, default=2000, help="read at most this many pages of a PDF (default 2000)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
     p = sub.add_parser("search", help="print the passages a query finds")
@@ -70,7 +73,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "index":
             from .corpus.commands import index_command
 
-            return index_command(args.paths, args.index, quiet=args.quiet, max_file_mb=args.max_file_mb)
+            return index_command(args.paths, args.index, quiet=args.quiet, max_file_mb=args.max_file_mb,
+                                 max_text_mb=args.max_text_mb, max_pdf_pages=args.max_pdf_pages)
         if args.command == "search":
             from .corpus.commands import search_command
 
