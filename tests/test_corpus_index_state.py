@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import signal
 import subprocess
@@ -28,6 +29,11 @@ def test_empty_folder_gives_an_empty_index_that_says_so(tmp_path, capsys):
     with pytest.raises(IndexEmptyError, match=rf"empty .*jupyter-warp index {re.escape(str(empty))} --index {re.escape(str(index))}"):
         open_index(index)
     assert main(["search", "okapi", "--index", str(index)]) == 2
+    assert "is empty" in _one_line_error(capsys)
+    replies = tmp_path / "replies.jsonl"
+    replies.write_text(json.dumps({"reply": '<thought>t</thought><action>{"name": "search", "keywords": ["okapi"]}</action>'}))
+    run = ["run", "What about okapis?", "--index", str(index), "--model", f"replay:{replies}", "--run-dir", str(tmp_path / "r")]
+    assert main([*run, "--quiet"]) == 2
     assert "is empty" in _one_line_error(capsys)
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from ..errors import UnreadableFileError
+from ..records import printable
 from .chunking import MAX_WORDS, chunk_blocks
 from .health import finish_build, open_for_build, start_build, writable
 from .limits import DEFAULT_LIMITS, DEFAULT_MAX_PDF_PAGES, DEFAULT_MAX_TEXT_MB, Limits, OverLimitError
@@ -104,8 +105,8 @@ def parse_limited(
 
 
 def one_line(text: str) -> str:
-    """A title on one line with no control characters: it is printed and listed in References."""
-    return " ".join("".join(c if c.isprintable() else " " for c in text).split())
+    """A title on one line, control characters escaped: it is printed and listed in References."""
+    return printable(" ".join(text.split()))
 
 
 def build_index(
