@@ -32,13 +32,17 @@ def _index_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("paths", nargs="+", metavar="PATH")
     p.add_argument("--index", default=".warp/index", help="index folder (default: .warp/index)")
     p.add_argument("--max-file-mb", type=float, default=50, help="skip files larger than this (default 50)")
+    p.add_argument("--max-text-mb", type=float, default=20,
+                   help="skip a DOCX whose XML expands past this, stop a PDF's text here (default 20)")
+    p.add_argument("--max-pdf-pages", type=int, default=2000, help="read at most this many pages of a PDF (default 2000)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
 def _index(args: argparse.Namespace) -> int:
     from .corpus.commands import index_command
 
-    return index_command(args.paths, args.index, quiet=args.quiet, max_file_mb=args.max_file_mb)
+    return index_command(args.paths, args.index, quiet=args.quiet, max_file_mb=args.max_file_mb,
+                         max_text_mb=args.max_text_mb, max_pdf_pages=args.max_pdf_pages)
 
 
 def _search_args(p: argparse.ArgumentParser) -> None:

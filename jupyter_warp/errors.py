@@ -25,6 +25,28 @@ class IndexMissingError(WarpError):
         )
 
 
+class IndexEmptyError(IndexMissingError):
+    """An index with no passages: built from no readable file, still being built, or cut short."""
+
+    def __init__(self, path: str, message: str) -> None:
+        self.path = path
+        WarpError.__init__(self, message)
+
+
+class IndexDamagedError(IndexMissingError):
+    """An index whose files are truncated or corrupt; `jupyter-warp index` rebuilds it."""
+
+    def __init__(self, path: str, problem: str, command: str = "") -> None:
+        self.path = path
+        self.problem = problem
+        command = command or f"jupyter-warp index FOLDER --index {path}"
+        WarpError.__init__(self, f"the index at {path} is damaged ({problem}): run `{command}` to rebuild it from the files")
+
+
+class IndexWriteError(WarpError):
+    """The index folder cannot be written (read-only, permissions, disk full)."""
+
+
 class IndexLockedError(WarpError):
     """Another process holds the index's write lock."""
 

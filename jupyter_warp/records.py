@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Callable, Protocol, Sequence, TypeVar
 
@@ -19,6 +20,23 @@ def _from_dict(cls: type[T], data: dict[str, Any]) -> T:
     """Build a dataclass from a dict, ignoring keys a newer version may have added."""
     names = {f.name for f in fields(cls)}  # type: ignore[arg-type]
     return cls(**{k: v for k, v in data.items() if k in names})
+
+
+_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
+"""Control characters, line and paragraph separators, bidirectional overrides, and the lone
+surrogates that stand for undecodable bytes of a file name: none may reach a one-line listing."""
+
+
+def _escape(match: re.Match[str]) -> str:
+    char = match.group()
+    if "\udc80" <= char <= "\udcff":  # a byte of a non-UTF-8 file name, as os.fsdecode keeps it
+        return f"\\x{ord(char) - 0xDC00:02x}"
+    return char.encode("unicode_escape").decode("ascii")
+
+
+def printable(text: str) -> str:
+    """``text`` on one line: a newline becomes ``\\n``, other control characters ``\\x1b``-style escapes."""
+    return _UNSAFE.sub(_escape, text)
 
 
 def _display_path(path: str) -> str:
@@ -48,11 +66,11 @@ class Passage:
 
     def location(self) -> str:
         """Where the passage is: file, page and heading, for reference lists."""
-        parts = [_display_path(self.path)]
+        parts = [printable(_display_path(self.path))]
         if self.page is not None:
             parts.append(f"p. {self.page}")
         if self.heading:
-            parts.append(f"§ {self.heading}")
+            parts.append(f"§ {printable(self.heading)}")
         parts.append(f"chars {self.start}-{self.end}")
         return ", ".join(parts)
 

@@ -145,3 +145,37 @@ def run_python(code: str, *args: str, as_plain_user: bool = False, **kw: object)
 
 def can_drop_root_read() -> bool:
     return os.geteuid() != 0 or shutil.which("setpriv") is not None
+
+
+def many_files(folder: Path, n: int) -> None:
+    """``n`` small text files, each with the word platypus."""
+    folder.mkdir()
+    for i in range(n):
+        (folder / f"f{i:04d}.txt").write_text(f"File {i}\n\nThe platypus number {i} swims.\n")
+
+
+# argv: folder, index, seconds each .txt file takes to load, then commit_every or "cli"
+SLOW_INDEXER = """
+import sys, time
+from pathlib import Path
+from jupyter_warp.corpus import build_index, register
+from jupyter_warp.corpus.loaders import loader_for
+
+inner = loader_for(Path("x.txt"))
+
+class Slow:
+    started = False
+    def load(self, path, data):
+        if not Slow.started:
+            Slow.started = True
+            print("started", flush=True)
+        time.sleep(float(sys.argv[3]))
+        return inner.load(path, data)
+
+register(".txt", Slow())
+if sys.argv[4] == "cli":
+    from jupyter_warp.cli import main
+    sys.exit(main(["index", sys.argv[1], "--index", sys.argv[2], "--quiet"]))
+s = build_index([sys.argv[1]], sys.argv[2], progress=False, commit_every=int(sys.argv[4]))
+print("done", s.added, flush=True)
+"""

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from corpus_files import can_drop_root_read, encrypt_pdf, make_pdf, run_python
+from corpus_files import SLOW_INDEXER, can_drop_root_read, encrypt_pdf, make_pdf, many_files, run_python
 from jupyter_warp.cli import main
 from jupyter_warp.corpus import build_index, open_index
-from jupyter_warp.errors import IndexLockedError, IndexMissingError
+from jupyter_warp.errors import IndexEmptyError, IndexLockedError, IndexMissingError
 
 _AUDIT: list[str] | None = None
 
@@ -119,8 +119,8 @@ def test_file_that_turns_bad_is_removed(tmp_path):
     (root / "a.txt").write_bytes(b"\x00\x00 now binary")
     summary = build_index([root], tmp_path / "index", progress=False)
     assert summary.updated == 0 and summary.skipped == 1 and summary.total_passages == 0
-    with open_index(tmp_path / "index") as idx:
-        assert idx.search("quoll") == []
+    with pytest.raises(IndexEmptyError, match="all 1 of its 1 files were skipped"):
+        open_index(tmp_path / "index")
 
 
 def test_size_limit_is_configurable(tmp_path):
@@ -162,38 +162,6 @@ def test_unreadable_file_is_skipped(tmp_path):
     assert "cannot list folder" in reasons["closed"]
 
 
-SLOW_INDEXER = """
-import sys, time
-from pathlib import Path
-from jupyter_warp.corpus import build_index, register
-from jupyter_warp.corpus.loaders import loader_for
-
-inner = loader_for(Path("x.txt"))
-
-class Slow:
-    started = False
-    def load(self, path, data):
-        if not Slow.started:
-            Slow.started = True
-            print("started", flush=True)
-        time.sleep(float(sys.argv[3]))
-        return inner.load(path, data)
-
-register(".txt", Slow())
-if sys.argv[4] == "cli":
-    from jupyter_warp.cli import main
-    sys.exit(main(["index", sys.argv[1], "--index", sys.argv[2], "--quiet"]))
-s = build_index([sys.argv[1]], sys.argv[2], progress=False, commit_every=int(sys.argv[4]))
-print("done", s.added, flush=True)
-"""
-
-
-def _many_files(folder: Path, n: int) -> None:
-    folder.mkdir()
-    for i in range(n):
-        (folder / f"f{i:04d}.txt").write_text(f"File {i}\n\nThe platypus number {i} swims.\n")
-
-
 def _count(index: Path) -> int:
     try:
         with open_index(index) as idx:
@@ -204,7 +172,7 @@ def _count(index: Path) -> int:
 
 def test_killed_run_leaves_a_usable_index(tmp_path):
     docs, index = tmp_path / "docs", tmp_path / "index"
-    _many_files(docs, 300)
+    many_files(docs, 300)
     proc = run_python(SLOW_INDEXER, str(docs), str(index), "0.02", "40", stdout=subprocess.PIPE)
     deadline = time.monotonic() + 60
     while _count(index) < 40 and time.monotonic() < deadline and proc.poll() is None:
@@ -221,7 +189,7 @@ def test_killed_run_leaves_a_usable_index(tmp_path):
 
 def test_ctrl_c_commits_what_is_done(tmp_path):
     docs, index = tmp_path / "docs", tmp_path / "index"
-    _many_files(docs, 200)
+    many_files(docs, 200)
     proc = run_python(SLOW_INDEXER, str(docs), str(index), "0.02", "cli", stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     assert proc.stdout.readline().strip() == b"started"
     time.sleep(0.5)
@@ -238,7 +206,7 @@ def test_ctrl_c_commits_what_is_done(tmp_path):
 
 def test_second_indexer_waits_then_fails_clearly(tmp_path, capsys):
     docs, index = tmp_path / "docs", tmp_path / "index"
-    _many_files(docs, 60)
+    many_files(docs, 60)
     proc = run_python(SLOW_INDEXER, str(docs), str(index), "0.1", "20", stdout=subprocess.PIPE)
     try:
         assert proc.stdout.readline().strip() == b"started"

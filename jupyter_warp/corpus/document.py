@@ -26,6 +26,8 @@ class Document:
     blocks: list[Block] = field(default_factory=list)
     note: str | None = None
     """Something the user should know about the file (e.g. it was not UTF-8)."""
+    capped: bool = False
+    """A limit cut the file short (pages, text); it is read again when the limits change."""
 
 
 @dataclass

@@ -17,9 +17,12 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from ..errors import UnreadableFileError
+from ..records import printable
 from .chunking import MAX_WORDS, chunk_blocks
-from .loaders import loader_for
-from .store import FILE, PASSAGE, build_lock, file_records, open_or_create, searchable, writer
+from .health import finish_build, open_for_build, start_build, writable
+from .limits import DEFAULT_LIMITS, DEFAULT_MAX_PDF_PAGES, DEFAULT_MAX_TEXT_MB, Limits, OverLimitError
+from .loaders import load, loader_for
+from .store import FILE, PASSAGE, build_lock, file_records, searchable, writer
 from .walk import DEFAULT_MAX_MB, Found, inside, read_file, resolve_roots, walk
 
 COMMIT_FILES = 20_000
@@ -44,6 +47,8 @@ class IndexSummary:
     total_passages: int = 0
     """Passages in the index after this run."""
     seconds: float = 0.0
+    rebuilt: str = ""
+    """Why the index was recreated from the files (damaged, another format); empty when it was not."""
 
     def __str__(self) -> str:
         return (
@@ -57,13 +62,23 @@ def file_hash(data: bytes) -> str:
     return hashlib.blake2b(data, digest_size=16).hexdigest()
 
 
-def parse(found: Found, data: bytes, max_words: int = MAX_WORDS) -> tuple[list[dict[str, Any]], str | None]:
+def parse(
+    found: Found, data: bytes, max_words: int = MAX_WORDS, limits: Limits = DEFAULT_LIMITS
+) -> tuple[list[dict[str, Any]], str | None]:
     """Passage fields and a note for one file; raises ``UnreadableFileError`` to skip it."""
+    fields, note, _ = parse_limited(found, data, limits, max_words)
+    return fields, note
+
+
+def parse_limited(
+    found: Found, data: bytes, limits: Limits, max_words: int = MAX_WORDS
+) -> tuple[list[dict[str, Any]], str | None, bool]:
+    """``parse`` within ``limits``; the third value says whether a limit cut the file short."""
     loader = loader_for(Path(found.path))
     if loader is None:
         raise UnreadableFileError(found.path, "unsupported file type")
     try:
-        doc = loader.load(Path(found.path), data)
+        doc = load(loader, Path(found.path), data, limits)
     except UnreadableFileError:
         raise
     except RecursionError:
@@ -78,7 +93,7 @@ def parse(found: Found, data: bytes, max_words: int = MAX_WORDS) -> tuple[list[d
             "kind": PASSAGE,
             "doc_id": f"{found.path}#{n}",
             "path": found.path,
-            "title": doc.title,
+            "title": one_line(doc.title),
             "heading": p.heading,
             "content": p.text,
             "body": searchable(doc.title, p.heading, p.text),
@@ -86,7 +101,12 @@ def parse(found: Found, data: bytes, max_words: int = MAX_WORDS) -> tuple[list[d
         }
         for n, p in enumerate(pieces)
     ]
-    return fields, doc.note
+    return fields, doc.note, doc.capped
+
+
+def one_line(text: str) -> str:
+    """A title on one line, control characters escaped: it is printed and listed in References."""
+    return printable(" ".join(text.split()))
 
 
 def build_index(
@@ -95,23 +115,28 @@ def build_index(
     progress: bool = True,
     *,
     max_file_mb: float = DEFAULT_MAX_MB,
+    max_text_mb: float = DEFAULT_MAX_TEXT_MB,
+    max_pdf_pages: int = DEFAULT_MAX_PDF_PAGES,
     commit_every: int = COMMIT_FILES,
     lock_timeout: float = 2.0,
 ) -> IndexSummary:
     """Build or update the index at ``index_dir`` from every supported file under ``paths``.
 
     Files indexed earlier from other roots stay; files under these roots that are gone (or
-    now skipped) are removed. Raises ``IndexLockedError`` when another run holds the index.
+    now skipped) are removed. ``max_text_mb`` and ``max_pdf_pages`` bound what one file may
+    expand to (see ``limits``). A damaged index is rebuilt from the files (``rebuilt`` says
+    why). Raises ``IndexLockedError`` when another run holds the index, ``IndexWriteError``
+    when its folder cannot be written.
     """
     t0 = time.perf_counter()
     roots = resolve_roots(list(paths))
     index_path = Path(index_dir).expanduser().resolve()
-    max_bytes = int(max_file_mb * 1_000_000)
+    limits = Limits.from_mb(max_file_mb, max_text_mb, max_pdf_pages)
+    max_bytes = limits.max_file_bytes
     summary = IndexSummary()
-    with build_lock(index_path, lock_timeout):
-        ix = open_or_create(index_path)
+    with writable(index_path), build_lock(index_path, lock_timeout):
+        ix, records, summary.rebuilt = open_for_build(index_path)
         try:
-            records = file_records(ix)
             found = walk(roots, index_path, max_bytes)
             summary.skipped_reasons.extend(found.skipped)
             seen = {f.path for f in found.files}
@@ -119,12 +144,14 @@ def build_index(
             todo: list[Found] = []
             for f in found.files:
                 rec = records.get(f.path)
-                if rec and rec["size"] == f.size and rec["mtime_ns"] == f.mtime_ns:
+                if rec and rec["size"] == f.size and rec["mtime_ns"] == f.mtime_ns and not _stale(rec, limits):
                     _count_unchanged(summary, f.path, rec)
                 else:
                     todo.append(f)
             if gone or todo:
-                _apply(ix, gone, todo, records, summary, max_bytes, commit_every, lock_timeout, progress)
+                start_build(index_path, roots)
+                _apply(ix, gone, todo, records, summary, limits, commit_every, lock_timeout, progress)
+            finish_build(index_path, roots)
             summary.removed = len(gone)
             final = file_records(ix) if (gone or todo) else records
             summary.total_passages = sum(r.get("passages", 0) for r in final.values())
@@ -134,6 +161,11 @@ def build_index(
     summary.skipped_reasons.sort()
     summary.seconds = time.perf_counter() - t0
     return summary
+
+
+def _stale(rec: dict[str, Any], limits: Limits) -> bool:
+    """A file that limits cut short or skipped is read again when the limits change."""
+    return rec.get("limits") not in (None, limits.key())
 
 
 def _count_unchanged(summary: IndexSummary, path: str, rec: dict[str, Any]) -> None:
@@ -177,7 +209,7 @@ def _apply(
     todo: list[Found],
     records: dict[str, dict[str, Any]],
     summary: IndexSummary,
-    max_bytes: int,
+    limits: Limits,
     commit_every: int,
     lock_timeout: float,
     progress: bool,
@@ -195,7 +227,7 @@ def _apply(
             for f in todo:
                 if interrupt.requested:
                     break
-                _index_one(w, f, records.get(f.path), summary, max_bytes)
+                _index_one(w, f, records.get(f.path), summary, limits)
                 bar.update(1)
                 pending += 1
                 if pending >= commit_every or time.monotonic() - last_commit > COMMIT_SECONDS:
@@ -214,20 +246,23 @@ def _apply(
         raise KeyboardInterrupt
 
 
-def _index_one(w: Any, f: Found, rec: dict[str, Any] | None, summary: IndexSummary, max_bytes: int) -> None:
-    record = {"size": f.size, "mtime_ns": f.mtime_ns, "sha": "", "passages": 0, "reason": "", "note": ""}
+def _index_one(w: Any, f: Found, rec: dict[str, Any] | None, summary: IndexSummary, limits: Limits) -> None:
+    record: dict[str, Any] = {"size": f.size, "mtime_ns": f.mtime_ns, "sha": "", "passages": 0, "reason": "", "note": ""}
     try:
-        data = read_file(f, max_bytes)
+        data = read_file(f, limits.max_file_bytes)
         record["size"] = len(data)
         record["sha"] = file_hash(data)
-        if rec and rec.get("sha") == record["sha"]:
-            record.update(passages=rec.get("passages", 0), reason=rec.get("reason", ""), note=rec.get("note", ""))
+        if rec and rec.get("sha") == record["sha"] and not _stale(rec, limits):
+            kept: dict[str, Any] = {k: rec[k] for k in ("passages", "reason", "note", "limits") if k in rec}
+            record.update(kept)
             w.update_document(kind=FILE, doc_id=f.path, path=f.path, meta=record)
             _count_unchanged(summary, f.path, record)
             return
-        passages, note = parse(f, data)
+        passages, note, capped = parse_limited(f, data, limits)
     except UnreadableFileError as exc:
         record["reason"] = exc.reason
+        if isinstance(exc, OverLimitError):
+            record["limits"] = limits.key()
         if rec is not None:
             w.delete_by_term("path", f.path)
         if record["sha"] and "not installed" not in exc.reason:
@@ -242,6 +277,8 @@ def _index_one(w: Any, f: Found, rec: dict[str, Any] | None, summary: IndexSumma
     for fields in passages:
         w.add_document(**fields)
     record.update(passages=len(passages), note=note or "")
+    if capped:
+        record["limits"] = limits.key()
     w.add_document(kind=FILE, doc_id=f.path, path=f.path, meta=record)
     summary.passages += len(passages)
     if note:

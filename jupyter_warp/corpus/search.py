@@ -15,7 +15,8 @@ from whoosh import highlight, qparser, query as wq, scoring
 
 from ..records import Passage
 from .analysis import warp_analyzer
-from .store import PASSAGE, FILE, open_existing
+from .health import open_for_search, refreshed
+from .store import FILE, PASSAGE
 
 FIELD = "body"
 """Title, heading path and text in one field, weighted at index time (see ``store.searchable``)."""
@@ -61,7 +62,7 @@ class Index:
 
     def refresh(self) -> None:
         """See what another process committed since the index was opened."""
-        self._searcher = self._searcher.refresh()
+        self._searcher = refreshed(self._ix, self._searcher, self._weighting, self.path)
 
     def doc_count(self) -> int:
         """Passages in the index."""
@@ -192,6 +193,7 @@ def _passage(fields: dict[str, Any], score: float) -> Passage:
 
 
 def open_index(index_dir: str | Path) -> Index:
-    """Open the index at ``index_dir``; ``IndexMissingError`` says how to build one."""
+    """Open the index at ``index_dir``; a missing, empty or damaged one raises an ``IndexMissingError``
+    (``IndexEmptyError``, ``IndexDamagedError``) that says how to (re)build it."""
     path = Path(index_dir).expanduser().resolve()
-    return Index(open_existing(path), path)
+    return Index(open_for_search(path), path)

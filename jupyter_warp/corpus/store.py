@@ -20,7 +20,7 @@ from whoosh.index import FileIndex, LockError
 from whoosh.util.filelock import try_for
 from whoosh.writing import SegmentWriter
 
-from ..errors import IndexLockedError, IndexMissingError, WarpError
+from ..errors import IndexDamagedError, IndexLockedError, IndexMissingError, WarpError
 from .analysis import warp_analyzer
 
 FORMAT = 2
@@ -59,7 +59,7 @@ def searchable(title: str, heading: str, text: str) -> str:
     return "\n".join([title] * TITLE_WEIGHT + [heading] * HEADING_WEIGHT + [text])
 
 
-def _format_of(index_dir: Path) -> int | None:
+def format_of(index_dir: Path) -> int | None:
     try:
         return int(json.loads((index_dir / VERSION_FILE).read_text())["format"])
     except (OSError, ValueError, KeyError, TypeError):
@@ -68,25 +68,17 @@ def _format_of(index_dir: Path) -> int | None:
 
 def open_existing(index_dir: Path) -> FileIndex:
     """Open for reading; a missing, outdated or damaged index says how to rebuild it."""
-    if not index_dir.is_dir() or not whoosh_index.exists_in(str(index_dir)):
-        raise IndexMissingError(str(index_dir))
-    if _format_of(index_dir) != FORMAT:
-        raise IndexMissingError(str(index_dir))
     try:
-        return whoosh_index.open_dir(str(index_dir))
-    except Exception as exc:  # Whoosh raises many kinds for damaged files
-        raise WarpError(
-            f"index at {index_dir} is damaged ({type(exc).__name__}): delete that folder and run `jupyter-warp index` again"
-        ) from None
-
-
-def open_or_create(index_dir: Path) -> FileIndex:
-    """Open for writing (the build lock must be held); create or rebuild when needed."""
-    if whoosh_index.exists_in(str(index_dir)) and _format_of(index_dir) == FORMAT:
-        try:
+        present = index_dir.is_dir() and whoosh_index.exists_in(str(index_dir))
+        if present and format_of(index_dir) == FORMAT:
             return whoosh_index.open_dir(str(index_dir))
-        except Exception:  # a damaged index is rebuilt from the files, which are the truth
-            pass
+    except Exception as exc:  # Whoosh raises many kinds for damaged files
+        raise IndexDamagedError(str(index_dir), f"{type(exc).__name__}: {exc}"[:160]) from None
+    raise IndexMissingError(str(index_dir))
+
+
+def create_index(index_dir: Path) -> FileIndex:
+    """A new empty index (the build lock must be held); any index there before is replaced."""
     ix = whoosh_index.create_in(str(index_dir), make_schema())
     tmp = index_dir / f"{VERSION_FILE}.tmp"
     tmp.write_text(json.dumps({"format": FORMAT}))

@@ -14,9 +14,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import UnreadableFileError
+from .limits import DEFAULT_MAX_FILE_MB
 from .loaders import loader_for
 
-DEFAULT_MAX_MB = 50.0
+DEFAULT_MAX_MB = DEFAULT_MAX_FILE_MB
 
 
 @dataclass
@@ -48,6 +49,25 @@ def resolve_roots(paths: list[str | Path]) -> list[Path]:
     return roots
 
 
+def utf8_name(path: str) -> bool:
+    """True when ``path`` is valid UTF-8; Python keeps the bytes of any other name as lone surrogates."""
+    try:
+        path.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def shown_name(path: str) -> str:
+    """A path that can be printed and stored as UTF-8: undecodable bytes shown as ``\\xe9``."""
+    return os.fsencode(path).decode("utf-8", "backslashreplace")
+
+
+NOT_UTF8 = "name is not valid UTF-8: rename it (e.g. `convmv -f latin1 -t utf8 --notest NAME`) to index it"
+"""The index stores names as UTF-8; a name in another encoding is skipped, not guessed at
+(a guessed name would not open the file again on the next update)."""
+
+
 def inside(path: Path, roots: list[Path]) -> bool:
     return any(path == r or path.is_relative_to(r) for r in roots)
 
@@ -59,6 +79,10 @@ def walk(roots: list[Path], exclude: Path, max_bytes: int) -> Walk:
     visited: set[tuple[int, int]] = set()
 
     def consider_file(shown: str, real: Path, st: os.stat_result, explicit: bool) -> None:
+        if not utf8_name(str(real)):
+            if loader_for(real) is not None or explicit:
+                skipped.append((shown, NOT_UTF8))
+            return
         if loader_for(real) is None:
             if explicit:
                 skipped.append((shown, f"unsupported file type {real.suffix or '(no suffix)'}"))
@@ -73,6 +97,9 @@ def walk(roots: list[Path], exclude: Path, max_bytes: int) -> Walk:
             files[str(real)] = Found(str(real), st.st_size, st.st_mtime_ns)
 
     for root in roots:
+        if not utf8_name(str(root)):
+            skipped.append((str(root), NOT_UTF8))
+            continue
         try:
             st = os.stat(root)
         except OSError as exc:
@@ -120,6 +147,9 @@ def walk(roots: list[Path], exclude: Path, max_bytes: int) -> Walk:
                 if stat.S_ISDIR(st.st_mode):
                     if real == exclude:
                         continue
+                    if not utf8_name(str(real)):
+                        skipped.append((shown, f"folder {NOT_UTF8}"))
+                        continue
                     if (st.st_dev, st.st_ino) in visited:
                         if folder == real or Path(folder).is_relative_to(real):
                             skipped.append((shown, "symlink loop"))
@@ -128,7 +158,7 @@ def walk(roots: list[Path], exclude: Path, max_bytes: int) -> Walk:
                 else:
                     consider_file(shown, real, st, explicit=False)
     ordered = sorted(files.values(), key=lambda f: f.path)
-    return Walk(ordered, skipped, roots)
+    return Walk(ordered, [(shown_name(p), shown_name(r)) for p, r in skipped], roots)
 
 
 def read_file(found: Found, max_bytes: int) -> bytes:

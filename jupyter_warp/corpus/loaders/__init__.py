@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..document import Document
+from ..limits import Limits
 
 
 class Loader:
@@ -17,6 +18,17 @@ class Loader:
 
     def load(self, path: Path, data: bytes) -> Document:
         raise NotImplementedError
+
+    def load_limited(self, path: Path, data: bytes, limits: Limits) -> Document:
+        """``load`` within ``limits``; formats that expand (DOCX, PDF) override it."""
+        return self.load(path, data)
+
+
+def load(loader: object, path: Path, data: bytes, limits: Limits) -> Document:
+    """Run any registered loader: a ``Loader`` within the limits, a plain object by its ``load``."""
+    if isinstance(loader, Loader):
+        return loader.load_limited(path, data, limits)
+    return loader.load(path, data)  # type: ignore[attr-defined, no-any-return]
 
 
 _LOADERS: dict[str, Loader] = {}
@@ -64,4 +76,4 @@ def _register_builtins() -> None:
 
 _register_builtins()
 
-__all__ = ["Loader", "register", "loader_for", "supported_suffixes"]
+__all__ = ["Loader", "load", "register", "loader_for", "supported_suffixes"]

@@ -10,6 +10,7 @@ from typing import Iterator
 
 from ...errors import UnreadableFileError
 from ..document import Block, Document, title_from_name
+from ..limits import DEFAULT_LIMITS, Limits
 from . import Loader
 
 _JUNK_TITLES = ("microsoft word", "untitled", ".doc", ".pdf", ".tex", ".dvi")
@@ -29,6 +30,13 @@ def _quiet_pypdf() -> Iterator[None]:
 
 class PdfLoader(Loader):
     def load(self, path: Path, data: bytes) -> Document:
+        return self.load_limited(path, data, DEFAULT_LIMITS)
+
+    def load_limited(self, path: Path, data: bytes, limits: Limits) -> Document:
+        """Text per page, up to ``limits.max_pdf_pages`` pages and ``limits.max_text_bytes`` of text.
+
+        A page object listed again in the page tree is read once (its text is the same).
+        """
         try:
             from pypdf import PdfReader
             from pypdf.errors import DependencyError, FileNotDecryptedError, PdfReadError
@@ -50,22 +58,71 @@ class PdfLoader(Loader):
                 raise UnreadableFileError(where, "encrypted PDF (needs a password)") from None
             except (PdfReadError, ValueError, KeyError, TypeError, AttributeError, IndexError, OSError, RecursionError) as exc:
                 raise UnreadableFileError(where, f"corrupt PDF ({type(exc).__name__}: {exc})"[:200]) from None
-            blocks: list[Block] = []
-            failed = 0
-            for number in range(count):
+            read = _Pages(count, limits)
+            for number in range(min(count, limits.max_pdf_pages)):
                 try:
-                    text = pages[number].extract_text() or ""
+                    page = pages[number]
+                    if read.repeated(page):
+                        continue
+                    text = page.extract_text() or ""
                 except Exception:  # one bad page (odd fonts, broken streams) must not lose the rest
-                    failed += 1
+                    read.failed += 1
                     continue
-                if text.strip():
-                    blocks.append(Block(text, 0, page=number + 1))
+                if not read.add(text, number + 1):
+                    break
             title = _metadata_title(reader)
-        if not blocks:
-            reason = "no text layer (scanned PDF? run OCR first)" if not failed else "corrupt PDF (no page could be read)"
+        if not read.blocks:
+            reason = "no text layer (scanned PDF? run OCR first)" if not read.failed else "corrupt PDF (no page could be read)"
             raise UnreadableFileError(where, reason)
-        note = f"{failed} of {count} pages unreadable" if failed else None
-        return Document(title or title_from_name(path), blocks, note)
+        return Document(title or title_from_name(path), read.blocks, read.note(), capped=read.capped)
+
+
+class _Pages:
+    """Pages read so far, and what the limits and the page tree cut: the note for the summary."""
+
+    def __init__(self, count: int, limits: Limits) -> None:
+        self.count, self.limits = count, limits
+        self.blocks: list[Block] = []
+        self.failed = self.repeats = self.chars = 0
+        self.cut_at = 0
+        self.seen: set[tuple[int, int]] = set()
+
+    def repeated(self, page: object) -> bool:
+        ref = getattr(page, "indirect_reference", None)
+        if ref is None:
+            return False
+        key = (ref.idnum, ref.generation)
+        if key in self.seen:
+            self.repeats += 1
+            return True
+        self.seen.add(key)
+        return False
+
+    def add(self, text: str, number: int) -> bool:
+        """Keep one page's text; False once the text limit is reached (that page is cut)."""
+        room = self.limits.max_text_bytes - self.chars
+        if len(text) > room:
+            text, self.cut_at = text[:room], number
+        self.chars += len(text)
+        if text.strip():
+            self.blocks.append(Block(text, 0, page=number))
+        return not self.cut_at
+
+    @property
+    def capped(self) -> bool:
+        return bool(self.cut_at) or self.count > self.limits.max_pdf_pages
+
+    def note(self) -> str | None:
+        notes = []
+        if self.failed:
+            notes.append(f"{self.failed} of {self.count} pages unreadable")
+        if self.repeats:
+            notes.append(f"{self.repeats} repeated pages read once")
+        if self.cut_at:
+            notes.append(f"text cut at page {self.cut_at} ({self.limits.max_text_bytes / 1e6:g} MB, --max-text-mb)")
+        elif self.count > self.limits.max_pdf_pages:
+            notes.append(f"only the first {self.limits.max_pdf_pages} of {self.count} pages read (--max-pdf-pages)")
+        return "; ".join(notes) or None
 
 
 def _metadata_title(reader: object) -> str:
