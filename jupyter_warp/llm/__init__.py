@@ -19,6 +19,10 @@ Spec syntax (``get_backend(spec, **options)``; options go to the backend's const
     Canned replies, one JSON string or object a line (a test double); from Python,
     ``ReplayBackend(["reply 1", "reply 2"])``.
 
+Options (``get_backend(spec, **options)``, ``--backend-opt KEY=VALUE``) go to the factory;
+an unknown one is a ``ConfigError`` listing the backend's options. ``parse_backend_options``
+reads ``KEY=VALUE`` strings; ``redact_options`` drops secrets before options are recorded.
+
 Plugins add names through the ``jupyter_warp.backends`` entry-point group, each a
 callable ``factory(target, **options) -> Backend``. Importing this package loads no
 model library; each backend imports its own when it is built.
@@ -27,7 +31,15 @@ model library; each backend imports its own when it is built.
 from __future__ import annotations
 
 from .base import Backend
-from .registry import BackendRegistry, get_backend, known_backends, parse_spec, register_backend
+from .registry import (
+    BackendRegistry,
+    get_backend,
+    known_backends,
+    parse_backend_options,
+    parse_spec,
+    redact_options,
+    register_backend,
+)
 from .replay import ReplayBackend
 
 __all__ = [
@@ -36,6 +48,8 @@ __all__ = [
     "ReplayBackend",
     "get_backend",
     "known_backends",
+    "parse_backend_options",
     "parse_spec",
+    "redact_options",
     "register_backend",
 ]
