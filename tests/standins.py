@@ -11,7 +11,8 @@ releases; ollama's ``openai/openai.go`` and API docs):
 - ``ollama``: ``owned_by: library``, ``/api/version``, ``/api/show`` (``num_ctx`` when set),
   ``/api/ps`` (``context_length`` once loaded), ``/api/generate`` without a prompt loads the
   model; no ``/tokenize``, no grammar; a longer prompt is silently cut to the window.
-- ``parrot``: an unknown server that ignores grammars and always says ``free_reply``.
+- ``parrot``: an unknown server that ignores grammars and always says ``free_reply`` (or
+  repeats the prompt).
 
 The "model" answers a grammar ``root ::= "TEXT"`` with ``TEXT``, any other grammar with
 ``constrained``, and a request without an honoured grammar with ``free_reply``. Tokens are
@@ -77,7 +78,10 @@ class StandIn:
     tokenize_limit: bool = False
     version_delay: float = 0.0
     num_ctx: int | None = None
+    ps_route: bool = True
+    """Whether ollama's ``/api/ps`` reports ``context_length`` (older versions do not)."""
     free_reply: str = "Hello! How can I help you today?"
+    """What the model says without an honoured grammar; ``ECHO`` repeats the prompt."""
     calls: list[Call] = field(default_factory=list)
     ignored: list[tuple[str, set[str]]] = field(default_factory=list)
     """(path, fields) for every request holding fields vLLM would log as ignored."""
@@ -115,7 +119,7 @@ class StandIn:
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread = threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True)
 
     @property
     def url(self) -> str:
@@ -178,7 +182,7 @@ class StandIn:
         if path == "/api/show":
             params = f"num_ctx {self.num_ctx}\nstop <|eot|>" if self.num_ctx else "stop <|eot|>"
             return 200, {"parameters": params, "model_info": {"llama.context_length": 131072}}
-        if path == "/api/ps":
+        if path == "/api/ps" and self.ps_route:
             entry = {"name": self.model, "model": self.model, "context_length": self.window}
             return 200, {"models": [entry] if self.loaded else []}
         if path == "/api/generate" and not (body or {}).get("prompt"):
@@ -217,6 +221,6 @@ class StandIn:
         if grammar is None and "guided_grammar" in fields:
             grammar = body.get("guided_grammar")
         if grammar is None:
-            return self.free_reply
+            return " ".join(m["content"] for m in body["messages"]) if self.free_reply == "ECHO" else self.free_reply
         literal = _LITERAL.match(grammar.strip())
         return literal.group(1) if literal else "constrained"
