@@ -25,7 +25,7 @@ from __future__ import annotations
 import dataclasses
 import sys
 import types
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 
@@ -117,13 +117,13 @@ def build(version: str = "0.33.0") -> types.ModuleType:
                                                   finish_reason=finish)]
 
     class LLM:
-        instances: list[Any] = []
+        instances: ClassVar[list[Any]] = []
 
         def __init__(self, model: str, **engine_args: Any) -> None:
             allowed = {f.name for f in dataclasses.fields(EngineArgs)}
             unknown = set(engine_args) - allowed
             if unknown:
-                raise TypeError(f"EngineArgs.__init__() got an unexpected keyword argument {sorted(unknown)[0]!r}")
+                raise TypeError(f"EngineArgs.__init__() got an unexpected keyword argument {min(unknown)!r}")
             self.model = model
             self.engine_args = engine_args
             config = types.SimpleNamespace(max_model_len=engine_args.get("max_model_len") or MODEL_MAX_LEN)

@@ -28,7 +28,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Self
 
 TEMPLATE_TOKENS = 10
 _TOKEN = re.compile(r"[\u2e80-\u9fff\uac00-\ud7af]|\w{1,6}|[^\w\s]")
@@ -129,7 +129,7 @@ class StandIn:
         """The calls made to ``path``."""
         return [c for c in self.calls if c.path == path]
 
-    def __enter__(self) -> StandIn:
+    def __enter__(self) -> Self:
         self.thread.start()
         return self
 

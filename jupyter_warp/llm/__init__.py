@@ -10,11 +10,13 @@ Spec syntax (``get_backend(spec, **options)``; options go to the backend's const
 ``llamacpp:GGUF_PATH`` / ``llamacpp:smollm2``
     llama-cpp-python in process (extra ``jupyter-warp[llamacpp]``).
 ``openai:BASE_URL[#MODEL]``
-    Any OpenAI-compatible server: ``vllm serve``, llama.cpp's server, ollama. ``#MODEL``
-    names the model; without it the first one ``/models`` lists is used. Example:
+    Any OpenAI-compatible server: ``vllm serve``, llama.cpp's server, ollama (each
+    recognised and sent only the fields it reads). ``#MODEL`` names the model; without it
+    the first one ``/models`` lists is used. Example:
     ``openai:http://127.0.0.1:8000/v1#openbmb/AgentCPM-Report``.
 ``vllm:MODEL``
-    vLLM in process (extra ``jupyter-warp[vllm]``; needs a GPU).
+    vLLM in process (extra ``jupyter-warp[vllm]``; needs a GPU); engine arguments
+    (``tensor_parallel_size=4``...) are options.
 ``replay:FILE.jsonl``
     Canned replies, one JSON string or object a line (a test double); from Python,
     ``ReplayBackend(["reply 1", "reply 2"])``.

@@ -247,13 +247,12 @@ class OpenAIBackend(Backend):
             if field == "none":
                 log.warning("%s: %s enforces no grammar; replies are unconstrained", self.name, kind)
             return field
-        candidates = ("grammar", "structured_outputs", "guided_grammar")
+        candidates: tuple[str, ...] = ("grammar", "structured_outputs", "guided_grammar")
         if kind == servers.VLLM:
             answer = self._probe("GET", "/version")
-            version = str(answer.get("version", "")) if isinstance(answer, dict) else ""
-            field = servers.vllm_grammar_field(version)
-            if field:
-                return field
+            by_version = servers.vllm_grammar_field(str(answer.get("version", "")) if isinstance(answer, dict) else "")
+            if by_version:
+                return by_version
             candidates = ("structured_outputs", "guided_grammar")
         for field in candidates:
             probe = ChatRequest(servers.PROBE_PROMPT, grammar=servers.PROBE_GRAMMAR, max_tokens=16, temperature=0.0)

@@ -72,10 +72,12 @@ def _declared(obj: Any, exhaustive: bool) -> tuple[set[str], bool]:
     """(option names ``obj`` declares, whether it also takes any other name)."""
     owner = getattr(obj, "__self__", None)
     cls = obj if isinstance(obj, type) else owner if isinstance(owner, type) else None
-    if cls is not None and getattr(cls, "OPTIONS", None) is not None:
-        return set(cls.OPTIONS), False
+    declared = getattr(cls, "OPTIONS", None) if cls is not None else None
+    if declared is not None:
+        return set(declared), False
     try:
-        params = inspect.signature(cls.__init__ if cls is not None else obj).parameters.values()
+        init = cls.__init__ if cls is not None else obj  # type: ignore[misc]
+        params = inspect.signature(init).parameters.values()
     except (TypeError, ValueError):
         return set(), True
     named = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
