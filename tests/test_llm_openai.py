@@ -10,7 +10,7 @@ import pytest
 from scripted import parses_search as parses
 from servers import LlamaServer, free_port, llama_server_fixture, require_llama_server
 
-from jupyter_warp.errors import BackendError, BackendUnavailableError
+from jupyter_warp.errors import BackendUnavailableError
 from jupyter_warp.llm import get_backend
 from jupyter_warp.llm.openai_backend import OpenAIBackend, grammar_body
 from jupyter_warp.records import ChatRequest
@@ -65,7 +65,8 @@ def test_unknown_servers_are_probed_for_their_grammar_field(
     backend: OpenAIBackend, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(backend, "_card", lambda: {"owned_by": "somebody"})
-    assert backend._detect_grammar_field() == "grammar"  # structured_outputs would be ignored here
+    assert backend.server_kind == "unknown"  # no /api/version either: not ollama
+    assert backend._detect_grammar_field() == "grammar"  # the model said exactly the probe text
     none = get_backend(f"openai:{backend.base_url}", grammar_field="none")
     assert not none.supports_grammar
 
@@ -117,9 +118,10 @@ def test_count_tokens_asks_the_server_once_per_text(backend: OpenAIBackend) -> N
 
 
 @pytest.mark.server
-def test_a_prompt_too_long_is_a_clear_error(backend: OpenAIBackend) -> None:
-    with pytest.raises(BackendError, match="context window"):
-        backend.generate([ChatRequest("hi " * 9000, max_tokens=2)])
+def test_a_prompt_too_long_fails_alone_with_a_clear_error(backend: OpenAIBackend) -> None:
+    short, long = backend.generate([ChatRequest("Hi.", max_tokens=2), ChatRequest("hi " * 9000, max_tokens=2)])
+    assert short.finish_reason == "length" and short.completion_tokens == 2
+    assert long.finish_reason == "error" and "context window" in long.error and "\n" not in long.error
 
 
 @pytest.mark.server

@@ -15,7 +15,16 @@ import pytest
 from scripted import parses_search as parses
 
 from jupyter_warp.errors import BackendError, ConfigError, MissingExtraError
-from jupyter_warp.llm import BackendRegistry, ReplayBackend, get_backend, known_backends, parse_spec
+from jupyter_warp.llm import (
+    BackendRegistry,
+    ReplayBackend,
+    get_backend,
+    known_backends,
+    parse_backend_options,
+    parse_spec,
+    redact_options,
+    register_backend,
+)
 from jupyter_warp.llm import registry as registry_module
 from jupyter_warp.records import ChatRequest, Completion
 
@@ -68,14 +77,78 @@ def test_unknown_backend_lists_the_known_ones(fresh: BackendRegistry) -> None:
 
 
 def test_register_backend_and_options(fresh: BackendRegistry) -> None:
-    from jupyter_warp.llm import register_backend
-
     register_backend("canned", make_fake)
     backend = get_backend("canned:abc", context_window=99)
     assert backend.context_window == 99
     assert backend.generate([ChatRequest("q")])[0].text == "fake:abc"
     with pytest.raises(ConfigError, match="unexpected keyword"):
         get_backend("canned", no_such_option=1)
+
+
+def test_unknown_options_are_one_config_error_listing_the_known_ones(fresh: BackendRegistry) -> None:
+    with pytest.raises(ConfigError) as err:
+        get_backend("openai:http://127.0.0.1:1/v1", context_windw=4096, apikey="x")
+    message = str(err.value)
+    assert message.startswith("backend 'openai' has no option 'apikey', 'context_windw'; its options: ")
+    for name in ("api_key", "context_window", "enable_thinking", "extra_body", "grammar_field", "timeout"):
+        assert name in message
+    assert "\n" not in message
+    with pytest.raises(ConfigError, match="its options: context_window, replies, supports_grammar$"):
+        get_backend("replay", replies=["r"], windw=3)
+    with pytest.raises(ConfigError, match="no option 'batchsize'.*batch_size"):
+        get_backend("smollm2", batchsize=2)  # checked before any model loads
+
+
+@pytest.mark.skipif(importlib.util.find_spec("llama_cpp") is None, reason="llama-cpp-python is not installed")
+def test_llamacpp_options_include_llama_cpps_own(fresh: BackendRegistry) -> None:
+    options = fresh.options("llamacpp")
+    assert options is not None and {"n_ctx", "grammar_engine", "n_gpu_layers", "rope_freq_base"} <= set(options)
+    with pytest.raises(ConfigError, match="no option 'n_ctxx'"):
+        get_backend("llamacpp:smollm2", n_ctxx=4096)
+
+
+def test_options_reach_the_factory_through_get_backend(fresh: BackendRegistry) -> None:
+    seen: dict[str, object] = {}
+
+    class Recorder(ReplayBackend):
+        OPTIONS = ("context_window", "api_key", "extra_body", "tensor_parallel_size")
+
+        @classmethod
+        def from_spec(cls, target: str | None, **options: object) -> ReplayBackend:
+            seen.update(options, target=target)
+            return cls(["r"], context_window=options.get("context_window", 8192))  # type: ignore[arg-type]
+
+    register_backend("recorder", Recorder.from_spec)
+    options = parse_backend_options(
+        ["context_window=4096", "api_key=sk-1", 'extra_body={"top_k": 20}', "tensor_parallel_size=2"]
+    )
+    assert get_backend("recorder:model-x", **options).context_window == 4096
+    assert seen == {
+        "target": "model-x", "context_window": 4096, "api_key": "sk-1",
+        "extra_body": {"top_k": 20}, "tensor_parallel_size": 2,
+    }  # fmt: skip
+    backend = get_backend(
+        "openai:http://127.0.0.1:1/v1#m",
+        context_window=4096, extra_body={"top_k": 20}, enable_thinking=True, grammar_field="none", timeout=5,
+    )  # fmt: skip
+    assert (backend.context_window, backend.extra_body, backend.enable_thinking) == (4096, {"top_k": 20}, True)
+    assert not backend.supports_grammar and backend.http.client.timeout.read == 5  # no server was asked
+
+
+def test_parse_and_redact_backend_options() -> None:
+    options = parse_backend_options(["enable_thinking=true", "api_key=sk-abc", "lora=name=/a/b", "x=[1, 2]"])
+    assert options == {"enable_thinking": True, "api_key": "sk-abc", "lora": "name=/a/b", "x": [1, 2]}
+    with pytest.raises(ConfigError, match="not KEY=VALUE"):
+        parse_backend_options(["context_window"])
+    recorded = redact_options(
+        {
+            "api_key": "sk-abc", "hf_token": "hf_x", "max_num_batched_tokens": 8192, "tokenizer": "org/tok",
+            "extra_body": {"Authorization": "Bearer x", "top_k": 20}, "context_window": 4096,
+        }
+    )  # fmt: skip
+    assert recorded == {
+        "max_num_batched_tokens": 8192, "tokenizer": "org/tok", "extra_body": {"top_k": 20}, "context_window": 4096,
+    }  # fmt: skip
 
 
 def test_importing_the_package_loads_no_model_library() -> None:
@@ -223,5 +296,6 @@ def test_llamacpp_backend_on_the_embedded_model(llamacpp) -> None:
         assert parses(out.text), out.text
         replies.append(out.text)
     assert len(set(replies)) == 1  # both engines allow exactly the same tokens
-    with pytest.raises(BackendError, match="context window of 8192"):
-        llamacpp.generate([ChatRequest("word " * 9000, max_tokens=2)])
+    over, fits = llamacpp.generate([ChatRequest("word " * 9000, max_tokens=2), ChatRequest("Hi.", max_tokens=2)])
+    assert over.finish_reason == "error" and "context window of 8192 tokens" in over.error  # that one alone
+    assert "\n" not in over.error and fits.completion_tokens == 2

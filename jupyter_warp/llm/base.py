@@ -2,10 +2,38 @@
 
 from __future__ import annotations
 
+import math
+import re
 from abc import ABC, abstractmethod
-from typing import Sequence
+from collections.abc import Sequence
+from typing import Any
 
+from ..errors import ConfigError
 from ..records import ChatRequest, Completion
+
+_WIDE = re.compile(r"[\u2e80-\u9fff\uac00-\ud7af\uf900-\ufaff\uff00-\uffef]")
+"""CJK ideographs, kana, Hangul and full-width forms: about one token a character."""
+
+
+def estimate_tokens(text: str) -> int:
+    """A token count without the model's tokenizer, for when the server cannot count.
+
+    CJK text takes about one token a character, other text about four characters a
+    token (BPE vocabularies average four to five on English prose).
+    """
+    wide = len(_WIDE.findall(text))
+    return wide + math.ceil((len(text) - wide) / 4)
+
+
+def positive_option(name: str, value: object, kind: type = float) -> Any:
+    """A backend option that must be a positive number (a string of one, from a command line, too)."""
+    try:
+        number = kind(value)
+    except (TypeError, ValueError):
+        number = 0
+    if isinstance(value, bool) or number <= 0:
+        raise ConfigError(f"backend option {name} must be a positive number, got {value!r}")
+    return number
 
 
 class Backend(ABC):

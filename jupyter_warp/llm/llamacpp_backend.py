@@ -145,11 +145,14 @@ class LlamaCppBackend(Backend):
         try:
             reply: dict[str, Any] = self.llm.create_chat_completion(**kwargs)  # type: ignore[assignment]
         except ValueError as exc:
-            if "exceed context window" in str(exc):
-                raise BackendError(
-                    f"prompt {index} does not fit {self.name}'s context window of "
-                    f"{self.context_window} tokens ({exc}): budget the prompt to the window"
-                ) from exc
+            if "exceed context window" in str(exc):  # that request fails, not the batch
+                return Completion(
+                    text="",
+                    latency_s=time.perf_counter() - started,
+                    finish_reason="error",
+                    error=f"the prompt does not fit {self.name}'s context window of "
+                    f"{self.context_window} tokens ({' '.join(str(exc).split())})",
+                )
             raise BackendError(f"llama.cpp failed on prompt {index}: {exc}") from exc
         latency = time.perf_counter() - started
         choice = reply["choices"][0]

@@ -3,25 +3,22 @@
 A batch goes out as parallel requests (``concurrency`` threads) so a batching server
 (vLLM, ``llama-server -np 8``) decodes them together. Connection errors, timeouts and 5xx
 answers are retried with exponential backoff; a server that never answers raises
-``BackendUnavailableError`` (the run is saved and can resume once it is back).
+``BackendUnavailableError`` (the run is saved and can resume once it is back). A prompt
+the server refuses as too long is that request's error Completion, not a failed batch.
 
-Grammars travel in the request body under the field the server reads (``grammar_field``):
-
-- ``grammar``: llama.cpp's ``llama-server`` and llama-cpp-python's server (GBNF string);
-- ``structured_outputs``: vLLM 0.10.2 and later (``{"structured_outputs": {"grammar": ...}}``);
-- ``guided_grammar``: vLLM before 0.12 (removed there);
-- ``none``: send no grammar (``supports_grammar`` is then False).
-
-``auto`` decides on first use from ``/models``' ``owned_by``: ``vllm`` picks by the version
-``/version`` reports, ``llamacpp`` (llama-server) and ``me`` (llama-cpp-python) pick
-``grammar``; any other server is probed with a one-token grammar (``root ::= "ok"``) under
-each field in turn, and the first field whose reply obeys it wins (none: ``none``).
+The server is recognised once (see ``_servers``) and each request carries only the fields
+it reads. Grammars go under ``grammar_field``: ``grammar`` (llama.cpp's servers),
+``structured_outputs`` (vLLM 0.11.0 on), ``guided_grammar`` (vLLM before 0.12.0) or
+``none``. ``auto`` picks by server, vLLM by the version ``/version`` reports (one short
+call, no retries); when that says nothing, and for unknown servers, a grammar forcing a
+string no model says unprompted is sent under each candidate field, and a field counts
+only when the reply is exactly that string. A server that obeys none is reported once.
 """
 
 from __future__ import annotations
 
 import logging
-import math
+import os
 import re
 import threading
 import time
@@ -32,38 +29,15 @@ from typing import Any
 
 from ..errors import BackendError, BackendUnavailableError, ConfigError
 from ..records import ChatRequest, Completion
-from .base import Backend
+from . import _servers as servers
+from ._http import ClientError, JSONClient
+from ._servers import grammar_body
+from .base import Backend, estimate_tokens, positive_option
 
 log = logging.getLogger(__name__)
 
 GRAMMAR_FIELDS = ("auto", "grammar", "structured_outputs", "guided_grammar", "none")
-PROBE_GRAMMAR = 'root ::= "ok"'
 DEFAULT_CONTEXT = 8192
-_RETRY_STATUS = range(500, 600)
-_CONTEXT_ERROR = re.compile(r"context[ _]length|context size|context window|max_model_len", re.IGNORECASE)
-
-
-def _version(text: str) -> tuple[int, ...]:
-    return tuple(int(x) for x in re.findall(r"\d+", text)[:3])
-
-
-def grammar_body(field: str, grammar: str) -> dict[str, Any]:
-    """The request-body fields that carry ``grammar`` for a server reading ``field``."""
-    if field == "grammar":
-        return {"grammar": grammar}
-    if field == "structured_outputs":
-        return {"structured_outputs": {"grammar": grammar}}
-    if field == "guided_grammar":
-        return {"guided_grammar": grammar}
-    return {}
-
-
-class _ClientError(BackendError):
-    """The server refused a request (HTTP 4xx): retrying would not help."""
-
-    def __init__(self, message: str, status: int) -> None:
-        super().__init__(message)
-        self.status = status
 
 
 class OpenAIBackend(Backend):
@@ -84,16 +58,24 @@ class OpenAIBackend(Backend):
     grammar_field:
         ``auto``, ``grammar``, ``structured_outputs``, ``guided_grammar`` or ``none``.
     context_window:
-        Overrides what the server reports (vLLM's ``max_model_len``, llama.cpp's ``/props``).
+        Overrides what the server reports (vLLM's ``max_model_len``, llama.cpp's ``/props``,
+        ollama's ``/api/ps``); needed for ollama unless its context is reported.
     api_key:
-        Sent as a bearer token when given.
+        Sent as a bearer token; default ``$OPENAI_API_KEY``.
     extra_body:
         Extra fields for every completion request (``top_k``, ``repetition_penalty``...).
+    enable_thinking:
+        Sent as ``chat_template_kwargs`` to servers that read it (vLLM, llama-server);
+        off by default, as the reference system runs its model.
     """
 
     name = "openai"
-    resume_hint = "with the same command once it is up (progress is saved after every step)"
-    """Set by the engine to name the exact resume command in the unavailable message."""
+    OPTIONS = (
+        "model", "timeout", "connect_timeout", "max_tries", "backoff", "backoff_max", "concurrency",
+        "grammar_field", "context_window", "api_key", "extra_body", "enable_thinking",
+    )  # fmt: skip
+    probe_timeout = 5.0
+    """Seconds for each discovery call (``/version``, ``/props``, ollama's ``/api/*``); never retried."""
 
     def __init__(
         self,
@@ -110,36 +92,44 @@ class OpenAIBackend(Backend):
         context_window: int | None = None,
         api_key: str | None = None,
         extra_body: dict[str, Any] | None = None,
+        enable_thinking: bool = False,
     ) -> None:
-        import httpx
-
         if grammar_field not in GRAMMAR_FIELDS:
             raise ConfigError(
                 f"grammar_field must be one of {', '.join(GRAMMAR_FIELDS)}, got {grammar_field!r}"
             )
         if not re.match(r"^https?://", base_url):
             raise ConfigError(f"openai backend needs an http(s) URL, got {base_url!r}")
-        self._httpx = httpx
+        if extra_body is not None and not isinstance(extra_body, dict):
+            raise ConfigError(f"backend option extra_body must be a JSON object, got {extra_body!r}")
+        if not isinstance(enable_thinking, bool):
+            raise ConfigError(f"backend option enable_thinking must be true or false, got {enable_thinking!r}")
         self.base_url = base_url.rstrip("/")
         self.root_url = re.sub(r"/v1$", "", self.base_url)
         self.name = f"openai:{self.base_url}"
         self._model = model
-        self.max_tries = max(1, int(max_tries))
-        self.backoff = backoff
-        self.backoff_max = backoff_max
         self.concurrency = max(1, int(concurrency))
         self.extra_body = dict(extra_body or {})
+        self.enable_thinking = enable_thinking
         self._grammar_field: str | None = None if grammar_field == "auto" else grammar_field
-        self._context_window = context_window
+        self._context_window = None if context_window is None else positive_option("context_window", context_window, int)
+        self._kind: str | None = None
         self._models: list[dict[str, Any]] | None = None
         self._token_counts: OrderedDict[str, int] = OrderedDict()
         self._tokenize_route: str | None = None
+        self._missing_routes: set[str] = set()
         self._lock = threading.RLock()
+        api_key = os.environ.get("OPENAI_API_KEY") if api_key is None else api_key
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
-        self._client = httpx.Client(
-            timeout=httpx.Timeout(timeout, connect=connect_timeout),
+        self.http = JSONClient(
+            self.base_url,
+            timeout=positive_option("timeout", timeout),
+            connect_timeout=connect_timeout,
+            max_tries=max_tries,
+            backoff=backoff,
+            backoff_max=backoff_max,
             headers=headers,
-            limits=httpx.Limits(max_connections=self.concurrency + 2),
+            max_connections=self.concurrency + 2,
         )
 
     @classmethod
@@ -148,70 +138,36 @@ class OpenAIBackend(Backend):
         if not target:
             raise ConfigError("the openai backend needs a URL: openai:http://HOST:PORT/v1[#MODEL]")
         url, _, model = target.partition("#")
-        return cls(url, model or options.pop("model", None), **options)
+        option_model = options.pop("model", None)
+        return cls(url, model or option_model, **options)
 
-    # -- HTTP with retries -------------------------------------------------------
+    @property
+    def resume_hint(self) -> str:
+        """How to resume, named in the unavailable message; set by the engine."""
+        return self.http.resume_hint
 
-    def _request(
-        self,
-        method: str,
-        url: str,
-        body: dict[str, Any] | None = None,
-        give_up: threading.Event | None = None,
-    ) -> Any:
-        """JSON answer of one call, retried on connection errors, timeouts and 5xx.
+    @resume_hint.setter
+    def resume_hint(self, hint: str) -> None:
+        self.http.resume_hint = hint
 
-        ``give_up`` is set when another request of the same batch has given up, so the
-        rest stop retrying instead of each waiting out its own backoff.
-        """
-        httpx = self._httpx
-        last = ""
-        for attempt in range(self.max_tries):
-            if attempt:
-                if give_up is not None and give_up.is_set():
-                    break
-                time.sleep(min(self.backoff_max, self.backoff * 2 ** (attempt - 1)))
-            try:
-                response = self._client.request(method, url, json=body)
-            except (httpx.TransportError, httpx.TimeoutException) as exc:
-                last = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-                continue
-            if response.status_code in _RETRY_STATUS:
-                last = f"HTTP {response.status_code}"
-                continue
-            if response.status_code >= 400:
-                raise _ClientError(
-                    f"{url} answered HTTP {response.status_code}: {self._detail(response)}",
-                    response.status_code,
-                )
-            try:
-                return response.json()
-            except ValueError as exc:
-                raise BackendError(f"{url} answered something that is not JSON") from exc
-        if give_up is not None:
-            give_up.set()
-        raise BackendUnavailableError(
-            f"model server at {self.base_url} did not answer after {self.max_tries} tries ({last}): "
-            f"start it or check the URL; the run can be resumed {self.resume_hint}"
-        )
+    def _probe(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+        """One short call to the server root, never retried: the JSON answer, or None."""
+        return self.http.probe(method, f"{self.root_url}{path}", body, self.probe_timeout)
 
-    @staticmethod
-    def _detail(response: Any) -> str:
+    def _load_ollama_model(self) -> None:
+        """ollama's documented way to load a model: ``/api/generate`` without a prompt."""
         try:
-            data = response.json()
-        except ValueError:
-            return str(response.text)[:300].replace("\n", " ")
-        error = data.get("error", data) if isinstance(data, dict) else data
-        message = error.get("message", error) if isinstance(error, dict) else error
-        return str(message)[:300].replace("\n", " ")
+            self.http.post(f"{self.root_url}/api/generate", {"model": self.model})
+        except self.http.httpx.HTTPError:
+            pass
 
-    # -- what the server offers --------------------------------------------------
+    # -- what the server is and offers -----------------------------------------------
 
     def models(self) -> list[dict[str, Any]]:
         """The server's ``/models`` list (fetched once)."""
         with self._lock:
             if self._models is None:
-                data = self._request("GET", f"{self.base_url}/models")
+                data = self.http.request("GET", f"{self.base_url}/models")
                 self._models = list(data.get("data", [])) if isinstance(data, dict) else []
             return self._models
 
@@ -232,18 +188,44 @@ class OpenAIBackend(Backend):
         return {}
 
     @property
+    def server_kind(self) -> str:
+        """``vllm``, ``llama-server``, ``llama-cpp-python``, ``ollama`` or ``unknown``."""
+        with self._lock:
+            if self._kind is None:
+                owner = str(self._card().get("owned_by", "")).lower()
+                kind = servers.OWNERS.get(owner)
+                if kind is None:
+                    answer = self._probe("GET", "/api/version")
+                    kind = servers.OLLAMA if isinstance(answer, dict) and "version" in answer else servers.UNKNOWN
+                self._kind = kind
+                log.info("%s: the server is %s", self.name, kind)
+            return self._kind
+
+    @property
     def context_window(self) -> int:  # type: ignore[override]
-        """From the option, vLLM's ``max_model_len``, llama.cpp's ``/props``, else 8192."""
-        if self._context_window is None:
-            window = self._card().get("max_model_len")
-            if not isinstance(window, int):
-                try:
-                    props = self._client.get(f"{self.root_url}/props", timeout=5.0).json()
-                    window = props.get("default_generation_settings", {}).get("n_ctx")
-                except (self._httpx.HTTPError, ValueError, AttributeError):
-                    window = None  # no /props (not llama-server) or not the expected shape
-            self._context_window = window if isinstance(window, int) and window > 0 else DEFAULT_CONTEXT
-        return self._context_window
+        """The option, else what the server reports, else 8192 (ollama: 2048)."""
+        with self._lock:
+            if self._context_window is None:
+                window = self._reported_window()
+                if window is None and self.server_kind == servers.OLLAMA:
+                    window = servers.OLLAMA_DEFAULT_CONTEXT
+                    log.warning(
+                        "%s: ollama reports no context length for %s, assuming %d tokens (ollama cuts "
+                        "longer prompts): raise OLLAMA_CONTEXT_LENGTH on the server, or set the "
+                        "backend option context_window",
+                        self.name, self.model, window,
+                    )  # fmt: skip
+                self._context_window = window or DEFAULT_CONTEXT
+            return self._context_window
+
+    def _reported_window(self) -> int | None:
+        kind = self.server_kind
+        if kind == servers.OLLAMA:
+            return servers.ollama_window(self.model, self._probe, self._load_ollama_model)
+        window = servers.card_window(self.models(), self.model)
+        if window is None and kind in (servers.LLAMA_SERVER, servers.UNKNOWN):
+            window = servers.props_window(self._probe("GET", "/props"))
+        return window
 
     @property
     def grammar_field(self) -> str:
@@ -259,29 +241,34 @@ class OpenAIBackend(Backend):
         return self.grammar_field != "none"
 
     def _detect_grammar_field(self) -> str:
-        owner = str(self._card().get("owned_by", "")).lower()
-        if owner == "vllm":
-            try:
-                version = str(self._request("GET", f"{self.root_url}/version").get("version", ""))
-            except BackendError:
-                version = ""
-            return "guided_grammar" if version and _version(version) < (0, 10, 2) else "structured_outputs"
-        if owner in ("llamacpp", "me"):
-            return "grammar"
-        for field in ("grammar", "structured_outputs", "guided_grammar"):
-            probe = ChatRequest("Say ok.", grammar=PROBE_GRAMMAR, max_tokens=4, temperature=0.0)
+        kind = self.server_kind
+        if kind in servers.GRAMMAR_SERVERS:
+            field = servers.GRAMMAR_SERVERS[kind]
+            if field == "none":
+                log.warning("%s: %s enforces no grammar; replies are unconstrained", self.name, kind)
+            return field
+        candidates: tuple[str, ...] = ("grammar", "structured_outputs", "guided_grammar")
+        if kind == servers.VLLM:
+            answer = self._probe("GET", "/version")
+            by_version = servers.vllm_grammar_field(str(answer.get("version", "")) if isinstance(answer, dict) else "")
+            if by_version:
+                return by_version
+            candidates = ("structured_outputs", "guided_grammar")
+        for field in candidates:
+            probe = ChatRequest(servers.PROBE_PROMPT, grammar=servers.PROBE_GRAMMAR, max_tokens=16, temperature=0.0)
             try:
                 reply = self._complete(probe, field)
             except BackendUnavailableError:
                 raise
             except BackendError:
                 continue
-            if reply.text.strip() == "ok":
+            if not reply.error and reply.text.strip() == servers.PROBE_TEXT:
                 return field
         log.warning(
-            "%s: the server enforces no grammar field this backend knows; replies are unconstrained",
-            self.name,
-        )
+            "%s: the server ignored a grammar sent as %s; replies are unconstrained (set the "
+            "backend option grammar_field if the server reads another field)",
+            self.name, ", ".join(candidates),
+        )  # fmt: skip
         return "none"
 
     # -- the interface -------------------------------------------------------------
@@ -289,77 +276,90 @@ class OpenAIBackend(Backend):
     def count_tokens(self, text: str) -> int:
         """The server's own count (``/tokenize``, or llama-cpp-python's ``/extras/tokenize/count``).
 
-        Falls back to four characters a token where the server has neither; cached per text.
+        A text the server refuses to count (vLLM refuses one longer than its window) is
+        estimated alone; a server without the route (404/405) is estimated from then on.
+        ollama has no route and is always estimated. Counts are cached per text.
         """
         with self._lock:
             if text in self._token_counts:
                 self._token_counts.move_to_end(text)
                 return self._token_counts[text]
-        count = self._server_count(text)
-        with self._lock:
-            self._token_counts[text] = count
-            if len(self._token_counts) > 4096:
-                self._token_counts.popitem(last=False)
+        count, cacheable = self._server_count(text)
+        if cacheable:
+            with self._lock:
+                self._token_counts[text] = count
+                if len(self._token_counts) > 4096:
+                    self._token_counts.popitem(last=False)
         return count
 
-    def _server_count(self, text: str) -> int:
-        httpx = self._httpx
-        routes = [self._tokenize_route] if self._tokenize_route else ["/tokenize", "/extras/tokenize/count"]
-        for route in routes:
-            if route == "estimate":
-                break
-            body: dict[str, Any] = (
-                {"input": text}
-                if route.startswith("/extras")
-                else {"content": text, "prompt": text, "add_special_tokens": False}
-            )
-            if self._model:
-                body["model"] = self._model
-            try:
-                response = self._client.post(f"{self.root_url}{route}", json=body, timeout=30.0)
-            except (httpx.TransportError, httpx.TimeoutException):
-                return math.ceil(len(text) / 4)
-            if response.status_code != 200:
+    def _server_count(self, text: str) -> tuple[int, bool]:
+        """(count, whether it may be cached)."""
+        routes = servers.tokenize_routes(self.server_kind, self.model, text)
+        if self._tokenize_route:
+            routes = [r for r in routes if r[0] == self._tokenize_route]
+        for route, body in routes:
+            if route in self._missing_routes:
                 continue
-            data = response.json()
-            count = data.get("count")
-            if not isinstance(count, int) and isinstance(data.get("tokens"), list):
-                count = len(data["tokens"])
-            if isinstance(count, int):
-                self._tokenize_route = route
-                return count
-        self._tokenize_route = "estimate"
-        return math.ceil(len(text) / 4)
+            try:
+                response = self.http.post(f"{self.root_url}{route}", body, timeout=30.0)
+            except self.http.httpx.HTTPError:
+                return estimate_tokens(text), False
+            if response.status_code in (404, 405):
+                self._missing_routes.add(route)
+                continue
+            if response.status_code != 200:
+                return estimate_tokens(text), response.status_code < 500
+            try:
+                count = servers.count_from(response.json())
+            except ValueError:
+                count = None
+            if count is None:
+                self._missing_routes.add(route)
+                continue
+            self._tokenize_route = route
+            return count, True
+        return estimate_tokens(text), True
+
+    def _body(self, request: ChatRequest, field: str) -> dict[str, Any]:
+        """The request body, with only the fields this server reads."""
+        kind = self.server_kind
+        body: dict[str, Any] = {
+            "model": self.model,
+            "messages": request.messages(),
+            "max_completion_tokens" if kind == servers.VLLM else "max_tokens": request.max_tokens,
+            "temperature": request.temperature,
+            "top_p": request.top_p,
+            "stream": False,
+        }
+        if request.seed is not None:
+            body["seed"] = request.seed
+        if kind in servers.THINKING_SERVERS:
+            body["chat_template_kwargs"] = {"enable_thinking": self.enable_thinking}
+        if request.grammar:
+            body.update(grammar_body(field, request.grammar))
+        for key, value in self.extra_body.items():
+            merge = isinstance(value, dict) and isinstance(body.get(key), dict)
+            body[key] = {**body[key], **value} if merge else value
+        return body
 
     def _complete(
         self, request: ChatRequest, field: str, give_up: threading.Event | None = None
     ) -> Completion:
-        body: dict[str, Any] = {
-            "model": self.model,
-            "messages": request.messages(),
-            "max_tokens": request.max_tokens,
-            "temperature": request.temperature,
-            "top_p": request.top_p,
-            "stream": False,
-            **self.extra_body,
-        }
-        if request.seed is not None:
-            body["seed"] = request.seed
-        if request.grammar:
-            body.update(grammar_body(field, request.grammar))
+        body = self._body(request, field)
         started = time.perf_counter()
         try:
-            data = self._request("POST", f"{self.base_url}/chat/completions", body, give_up)
-        except _ClientError as exc:
-            if exc.status not in (400, 422):
+            data = self.http.request("POST", f"{self.base_url}/chat/completions", body, give_up)
+        except ClientError as exc:
+            if exc.status not in (400, 413, 422):
                 raise
-            if _CONTEXT_ERROR.search(str(exc)):
-                raise BackendError(
-                    f"a prompt does not fit the context window of {self.name}: {exc}; "
-                    "budget the prompt to the window"
-                ) from exc
+            error = str(exc)
+            if servers.CONTEXT_ERROR.search(error):
+                error = (
+                    f"the prompt does not fit the context window of {self.name} "
+                    f"({self.context_window} tokens): {exc}"
+                )
             return Completion(
-                text="", latency_s=time.perf_counter() - started, finish_reason="error", error=str(exc)
+                text="", latency_s=time.perf_counter() - started, finish_reason="error", error=error
             )
         latency = time.perf_counter() - started
         choice = (data.get("choices") or [{}])[0]
@@ -377,7 +377,7 @@ class OpenAIBackend(Backend):
         """All requests in parallel (up to ``concurrency``), answers in request order."""
         if not requests:
             return []
-        _ = self.model  # resolved once here, not by every worker
+        _ = self.model, self.server_kind  # resolved once here, not by every worker
         field = self.grammar_field if any(r.grammar for r in requests) else "none"
         give_up = threading.Event()
         if len(requests) == 1 or self.concurrency == 1:
@@ -393,4 +393,4 @@ class OpenAIBackend(Backend):
                 raise
 
     def close(self) -> None:
-        self._client.close()
+        self.http.close()

@@ -5,13 +5,20 @@ is what follows the first ``:`` of the spec. Built-ins are named by ``module:att
 and imported only when asked for, so this module loads no model library. Each plugin
 loads in its own try: one that fails to import is logged and skipped, never breaking
 the others.
+
+Options are checked before the factory runs: an unknown one is a ``ConfigError`` that
+lists the backend's options (a class's ``OPTIONS``, else its keyword parameters). A
+backend that passes any option on (vLLM's engine arguments) checks them itself.
 """
 
 from __future__ import annotations
 
 import importlib
+import inspect
+import json
 import logging
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Iterable, Mapping
 from importlib import metadata
 from typing import Any
 
@@ -33,6 +40,18 @@ BUILTINS: dict[str, str] = {
 }
 
 
+OPTION_SOURCES: dict[str, tuple[str, ...]] = {
+    "smollm2": ("jupyter_warp.llm.transformers_backend:TransformersBackend",),
+    "llamacpp": ("jupyter_warp.llm.llamacpp_backend:LlamaCppBackend", "llama_cpp:Llama"),
+}
+"""Where a built-in's options are declared when its factory only passes ``**options`` on:
+the keyword parameters of each, together (their own ``**kwargs`` are not options)."""
+_SECRET = re.compile(
+    r"(^|[_-])(api[_-]?key|key|token|secret|password|passwd|auth|authorization|credentials?|cookie)$",
+    re.IGNORECASE,
+)
+
+
 def parse_spec(spec: str) -> tuple[str, str | None]:
     """``"name:target"`` -> ``("name", "target")``; ``"name"`` -> ``("name", None)``."""
     name, sep, target = spec.strip().partition(":")
@@ -49,17 +68,37 @@ def _resolve(path: str) -> Factory:
     return obj  # type: ignore[no-any-return]
 
 
+def _declared(obj: Any, exhaustive: bool) -> tuple[set[str], bool]:
+    """(option names ``obj`` declares, whether it also takes any other name)."""
+    owner = getattr(obj, "__self__", None)
+    cls = obj if isinstance(obj, type) else owner if isinstance(owner, type) else None
+    declared = getattr(cls, "OPTIONS", None) if cls is not None else None
+    if declared is not None:
+        return set(declared), False
+    try:
+        init = cls.__init__ if cls is not None else obj  # type: ignore[misc]
+        params = inspect.signature(init).parameters.values()
+    except (TypeError, ValueError):
+        return set(), True
+    named = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+    names = {p.name for p in params if p.kind in named and p.name not in ("self", "target")}
+    takes_any = any(p.kind == inspect.Parameter.VAR_KEYWORD for p in params)
+    return names, takes_any and not exhaustive
+
+
 class BackendRegistry:
     """Backend factories by name. Tests build a fresh one; the package uses one default."""
 
     def __init__(self, builtins: dict[str, str] | None = None, entry_points: bool = True) -> None:
         self._factories: dict[str, Factory | str] = dict(BUILTINS if builtins is None else builtins)
+        self._builtins = {name for name, path in self._factories.items() if BUILTINS.get(name) == path}
         self._load_entry_points = entry_points
         self._discovered = False
 
     def register(self, name: str, factory: Factory | str) -> None:
         """Add or replace a backend; ``factory`` may be a ``"module:attr"`` string."""
         self._factories[name.lower()] = factory
+        self._builtins.discard(name.lower())
 
     def _discover(self) -> None:
         """Load the entry-point plugins once, each in its own try."""
@@ -105,15 +144,36 @@ class BackendRegistry:
             self._factories[name.lower()] = factory
         return factory
 
+    def options(self, name: str) -> list[str] | None:
+        """The options backend ``name`` accepts, sorted; None when it takes any name."""
+        factory = self.factory(name)
+        sources = OPTION_SOURCES.get(name.lower()) if name.lower() in self._builtins else None
+        known: set[str] = set()
+        for source in sources or [factory]:
+            try:
+                obj = _resolve(source) if isinstance(source, str) else source
+            except ImportError:
+                return None  # its library is missing: the factory says how to install it
+            names, takes_any = _declared(obj, exhaustive=bool(sources))
+            if takes_any:
+                return None
+            known |= names
+        return sorted(known)
+
     def get(self, spec: str, **options: Any) -> Backend:
         """Build the backend a spec names, passing ``options`` to its factory."""
         name, target = parse_spec(spec)
         factory = self.factory(name)
+        known = self.options(name)
+        unknown = sorted(set(options) - set(known)) if known is not None else []
+        listed = f"; its options: {', '.join(known)}" if known else ""
+        if unknown:
+            raise ConfigError(f"backend {name!r} has no option {', '.join(map(repr, unknown))}{listed}")
         try:
             return factory(target, **options)
         except TypeError as exc:
-            if "unexpected keyword argument" in str(exc):
-                raise ConfigError(f"backend {name!r}: {exc}") from exc
+            if "unexpected keyword argument" in str(exc) or "multiple values" in str(exc):
+                raise ConfigError(f"backend {name!r}: {exc}{listed}") from exc
             raise
 
 
@@ -133,3 +193,30 @@ def register_backend(name: str, factory: Factory | str) -> None:
 def known_backends() -> list[str]:
     """Every backend name ``get_backend`` accepts."""
     return registry.known()
+
+
+def parse_backend_options(items: Iterable[str]) -> dict[str, Any]:
+    """``["KEY=VALUE", ...]`` from a command line or a magic, as backend options.
+
+    Each value is read as JSON where it is JSON (``4096``, ``true``, ``{"top_k": 20}``) and
+    kept as text otherwise (``api_key=sk-...``).
+    """
+    options: dict[str, Any] = {}
+    for item in items:
+        key, sep, raw = item.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"backend option {item!r} is not KEY=VALUE, e.g. context_window=4096")
+        try:
+            options[key.strip()] = json.loads(raw)
+        except json.JSONDecodeError:
+            options[key.strip()] = raw
+    return options
+
+
+def redact_options(options: Mapping[str, Any]) -> dict[str, Any]:
+    """A copy of backend options without secrets (API keys, tokens, passwords), for a run's record."""
+    return {
+        key: redact_options(value) if isinstance(value, Mapping) else value
+        for key, value in options.items()
+        if not _SECRET.search(str(key))
+    }
