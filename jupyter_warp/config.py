@@ -4,16 +4,11 @@ generated from it (``jupyter_warp.options``, ``kernel_magics.magics``)."""
 
 from __future__ import annotations
 
-import re
 import types
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Union, get_args, get_origin, get_type_hints
 
 from .errors import ConfigError
-
-SECRET = re.compile(r"(api_?key|token|secret|password|authorization)", re.IGNORECASE)
-"""Backend options never written into a run directory."""
-
 
 def setting(default: Any, help: str, *, low: float | None = None, high: float | None = None,
             flag: str | None = None) -> Any:
@@ -94,7 +89,9 @@ class WarpConfig:
         """A JSON-ready dict; backend options that hold secrets are left out unless asked for."""
         data = asdict(self)
         if not secrets:
-            data["backend_options"] = {k: v for k, v in self.backend_options.items() if not SECRET.search(k)}
+            from .llm.registry import redact_options
+
+            data["backend_options"] = redact_options(self.backend_options)
         return data
 
     @classmethod

@@ -8,18 +8,18 @@ below it (``WarpConfig`` defaults, the run's saved settings, or the notebook's `
 from __future__ import annotations
 
 import argparse
-import json
 from dataclasses import MISSING, fields
 from typing import Any
 
 from .config import WarpConfig, setting_type
 from .errors import ConfigError
+from .llm.registry import parse_backend_options
 
 _TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
 
 
 def coerce(name: str, value: str) -> Any:
-    """A setting's value from its text form (``--set``, ``--backend-opt`` values)."""
+    """A setting's value from its text form (``--set KEY=VALUE``)."""
     known = {f.name for f in fields(WarpConfig)}
     if name not in known:
         raise ConfigError(f"unknown setting {name!r}; known: {', '.join(sorted(known))}")
@@ -34,23 +34,10 @@ def coerce(name: str, value: str) -> Any:
         if kind in (int, float):
             return kind(value)
         if kind is dict:
-            return dict(key_value(item) for item in value.split(",") if item.strip())
+            return parse_backend_options(item for item in value.split(",") if item.strip())
     except (ValueError, ConfigError):
         raise ConfigError(f"--set {name}={value}: expected {kind.__name__}") from None
     return value
-
-
-def key_value(item: str) -> tuple[str, Any]:
-    """``KEY=VALUE`` with VALUE read as JSON when it is JSON (numbers, true, {...}), else text."""
-    if "=" not in item:
-        raise ConfigError(f"{item!r}: use KEY=VALUE, e.g. context_window=4096")
-    key, raw = (part.strip() for part in item.split("=", 1))
-    if not key:
-        raise ConfigError(f"{item!r}: the key is empty; use KEY=VALUE")
-    try:
-        return key, json.loads(raw)
-    except ValueError:
-        return key, raw
 
 
 def _default(f: Any) -> Any:
@@ -68,7 +55,7 @@ def add_config_arguments(parser: argparse.ArgumentParser) -> None:
         if kind is bool:
             group.add_argument(flag, action=argparse.BooleanOptionalAction, **kwargs)
         elif kind is dict:
-            group.add_argument(flag, action="append", type=key_value, metavar="KEY=VALUE", **kwargs)
+            group.add_argument(flag, action="append", metavar="KEY=VALUE", **kwargs)
         else:
             group.add_argument(flag, type=_parse_as(f.name), metavar=f.name.upper(), **kwargs)
     group.add_argument("--no-grammar", dest="constrained", action="store_false", default=argparse.SUPPRESS,
@@ -100,5 +87,5 @@ def overrides(args: argparse.Namespace) -> dict[str, Any]:
     for f in fields(WarpConfig):
         if f.name in given:
             value = given[f.name]
-            changes[f.name] = dict(value) if setting_type(f.name) is dict else value
+            changes[f.name] = parse_backend_options(value) if setting_type(f.name) is dict else value
     return changes

@@ -53,7 +53,7 @@ def test_newline_in_a_file_name_keeps_its_references_line_whole(tmp_path):
     run = Run.create("q about alpha", WarpConfig(max_extends=0, max_steps=12), run_dir=tmp_path / "r",
                      backend=ScriptedBackend(good_script()), searcher=open_index(index))
     run.run()
-    refs = [line for line in run.to_markdown().split("## References")[1].splitlines() if line.strip()]
+    refs = [line for line in run.snapshot().markdown.split("## References")[1].splitlines() if line.strip()]
     assert len(refs) == len(run.report.citation_order()) >= 2
     assert all(line.startswith(f"[{n}] ") for n, line in enumerate(refs, 1)), refs
     text = "\n".join(refs)

@@ -15,7 +15,8 @@ import pytest
 
 from standins import TOKENIZE_FIELDS, StandIn, count
 
-from jupyter_warp.budget import fit_prompt, render_passages
+from jupyter_warp.budget import fit_prompt
+from jupyter_warp.prompts.variables import render_passages
 from jupyter_warp.llm import get_backend
 from jupyter_warp.llm._servers import PROBE_GRAMMAR, PROBE_TEXT
 from jupyter_warp.llm.base import estimate_tokens
