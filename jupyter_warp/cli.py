@@ -1,4 +1,4 @@
-"""``jupyter-warp index|search|run|demo``: argument parsing and dispatch only."""
+"""``jupyter-warp index|search|run|batch|demo|eval|export``: argument parsing and dispatch only."""
 
 from __future__ import annotations
 
@@ -60,6 +60,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--question", default=None, help="research question (default: one about Python's exceptions)")
     _add_run_options(p)
 
+    from .evaluate.cli import add_parsers
+
+    add_parsers(sub)
     return parser
 
 
@@ -67,6 +70,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; a WarpError prints as one line and exits 2."""
     args = _parser().parse_args(argv)
     try:
+        if getattr(args, "handler", None):
+            return int(args.handler(args))
         if args.command == "index":
             from .corpus.commands import index_command
 
