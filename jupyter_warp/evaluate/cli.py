@@ -9,15 +9,16 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .api import EvalResult
 
 METRICS_HELP = "model-free metrics always; RACE with --criteria and --reference; FACT for runs; pairwise with --pairwise"
 
 
-def add_parsers(sub: Any) -> None:
-    """Register ``eval`` and ``export`` on an ``add_subparsers()`` object."""
-    p = sub.add_parser("eval", help="score reports: runs, folders of runs, or DeepResearch Bench submission files",
-                       description=f"Score reports side by side ({METRICS_HELP}).")
+def eval_options(p: argparse.ArgumentParser) -> None:
+    """The options of ``eval`` (shared with a notebook magic that parses the same line)."""
     p.add_argument("sources", nargs="+", metavar="SOURCE",
                    help='a run directory, a folder of runs, or a .jsonl of {"id", "prompt", "article"}')
     p.add_argument("--judge", metavar="SPEC", help="backend spec of the judge model (openai:URL[#MODEL], transformers:ID, smollm2...)")
@@ -33,6 +34,20 @@ def add_parsers(sub: Any) -> None:
     p.add_argument("--judge-context", type=int, default=None, help="prompt tokens per judgement at most (default: the model's window)")
     p.add_argument("--json", action="store_true", help="print the side-by-side table as JSON instead of text")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def eval_parser(prog: str = "%warp_eval") -> argparse.ArgumentParser:
+    """A standalone parser of the ``eval`` options, for a magic's argument line."""
+    p = argparse.ArgumentParser(prog=prog, description=f"Score reports side by side ({METRICS_HELP}).")
+    eval_options(p)
+    return p
+
+
+def add_parsers(sub: Any) -> None:
+    """Register ``eval`` and ``export`` on an ``add_subparsers()`` object."""
+    p = sub.add_parser("eval", help="score reports: runs, folders of runs, or DeepResearch Bench submission files",
+                       description=f"Score reports side by side ({METRICS_HELP}).")
+    eval_options(p)
     p.set_defaults(handler=eval_command)
 
     p = sub.add_parser("export", help="write the steps of runs as chat examples for fine-tuning (JSONL)")
@@ -45,15 +60,21 @@ def add_parsers(sub: Any) -> None:
     p.set_defaults(handler=export_command)
 
 
-def eval_command(args: argparse.Namespace) -> int:
+def evaluate_args(args: argparse.Namespace) -> EvalResult:
+    """``evaluate`` with the parsed ``eval`` options."""
     from .api import evaluate
-    from .compare import comparison
 
-    result = evaluate(
+    return evaluate(
         args.sources, judge=args.judge, criteria=args.criteria, reference=args.reference, pairwise=args.pairwise,
         threshold=args.threshold, instructions=args.instructions, judge_max_tokens=args.judge_max_tokens,
         judge_context=args.judge_context, fact_max=args.fact_max, progress=not args.quiet,
     )
+
+
+def eval_command(args: argparse.Namespace) -> int:
+    from .compare import comparison
+
+    result = evaluate_args(args)
     if args.json:
         print(json.dumps(comparison(result), ensure_ascii=False, indent=1))
     else:

@@ -22,6 +22,11 @@ STATE_COLORS = {"search": "#4c78a8", "init_plan": "#b279a2", "write": "#54a24b",
 MAX_TIMELINES = 6
 
 
+def _svg_open(width: int, height: int) -> str:
+    return (f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+            'font-family="sans-serif" font-size="11">')
+
+
 def table_html(result: EvalResult) -> str:
     labels, values = columns(result)
     head = "".join(f"<th>{escape(label)}</th>" for label in labels)
@@ -40,8 +45,7 @@ def bars_svg(result: EvalResult, width: int = 640) -> str:
     group = bar * len(labels) + gap
     height = group * len(metrics) + 22 * len(labels) + 10
     scale = width - left - 50
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
-             f'font-family="sans-serif" font-size="11">']
+    parts = [_svg_open(width, height)]
     for m, name in enumerate(metrics):
         y0 = m * group
         parts.append(f'<text x="{left - 6}" y="{y0 + group / 2}" text-anchor="end">{escape(name)}</text>')
@@ -71,8 +75,7 @@ def timeline_svg(steps: list[StepRecord], title: str, width: int = 640) -> str:
     max_latency = max((s.latency_s for s in steps), default=0.0) or 1.0
     max_tokens = max((s.prompt_tokens + s.completion_tokens for s in steps), default=0) or 1
     height = top + 2 * lane + 40
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
-             f'font-family="sans-serif" font-size="11">',
+    parts = [_svg_open(width, height),
              f'<text x="0" y="12">{escape(title)}: latency (s) and tokens per step</text>',
              f'<text x="0" y="{top + 10}">{max_latency:.1f}s</text>',
              f'<text x="0" y="{top + lane + 20}">{max_tokens}</text>']

@@ -6,7 +6,8 @@ judge scores every criterion 0 to 10 for both the target report and the referenc
 reply. Within a dimension, each side's score is the criterion-weighted mean over the
 criteria the judge scored; over dimensions, each side's total is the dimension-weighted
 sum; the overall score is ``100 * target / (target + reference)`` (50 means as good as the
-reference). Per dimension, ``score`` is the same ratio of that dimension's means.
+reference, which is also the score when both get 0). Per dimension, ``score`` is the same
+ratio of that dimension's means. No criterion scored at all: None.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from typing import Any
 
 from ..errors import ConfigError
 from . import text as T
-from .judge import Ask, Judge, Judgement, ParseError, gbnf_literal, reply_json
+from .judge import Ask, Judge, Judgement, Parser, ParseError, gbnf_literal, reply_json
 from .records import ReportRecord
 from .sources import read_jsonl
 
@@ -193,12 +194,13 @@ def race_score(task: TaskCriteria, scores: dict[str, dict[int, tuple[float, floa
         target = sum(criteria[i - 1].weight * t for i, (t, _) in got.items()) / weight
         reference = sum(criteria[i - 1].weight * r for i, (_, r) in got.items()) / weight
         dims[dim] = {"target": target, "reference": reference,
-                     "score": 100 * target / (target + reference) if target + reference else None,
+                     "score": 100 * target / (target + reference) if target + reference else 50.0,
                      "scored": len(got), "criteria": len(criteria)}
         dim_weight = task.dimension_weight.get(dim, 0.0)
         target_total += dim_weight * target
         reference_total += dim_weight * reference
-    overall = 100 * target_total / (target_total + reference_total) if target_total + reference_total else None
+    total = target_total + reference_total
+    overall = (100 * target_total / total if total else 50.0) if any(d["scored"] for d in dims.values()) else None
     return {"overall": overall, "target_total": target_total, "reference_total": reference_total, "dimensions": dims}
 
 
@@ -216,8 +218,12 @@ def race_asks(judge: Judge, record: ReportRecord, task: TaskCriteria, reference:
             criteria=[{"n": i, "criterion": c.criterion, "explanation": c.explanation} for i, c in enumerate(criteria, 1)],
         )
         asks.append(Ask("race", f"{record.label} / {dim}", prompt, judge.grammar(scores_grammar(len(criteria))),
-                        lambda reply, cs=criteria: parse_scores(reply, cs), truncated=cut))
+                        _scores_parser(criteria), truncated=cut))
     return asks
+
+
+def _scores_parser(criteria: list[Criterion]) -> Parser:
+    return lambda reply: parse_scores(reply, criteria)
 
 
 def race_result(task: TaskCriteria, judgements: list[Judgement]) -> dict[str, Any]:
