@@ -3,8 +3,8 @@
 Everything here is deterministic. Latin-script text is split into runs of letters and
 digits; Chinese (and Japanese) runs are segmented into words by jieba (its default,
 accurate mode), so "words" of a Chinese report are jieba's words. Content terms drop stop
-words (the ``stopwords`` package's English and Chinese lists, Whoosh's and jieba's, single
-Latin letters, single CJK characters)
+words (the ``stopwords`` package's English and Chinese lists and Whoosh's, single Latin
+letters, single CJK characters)
 and stem English with Snowball, as the index does, so "transfers" matches "transfer".
 """
 
@@ -45,11 +45,10 @@ def _jieba() -> Any:
 
 @lru_cache(maxsize=1)
 def _stop_words() -> frozenset[str]:
-    from jieba.analyse.analyzer import STOP_WORDS as JIEBA_STOPS
     from stopwords import get_stopwords
     from whoosh.analysis.filters import STOP_WORDS
 
-    lists = [STOP_WORDS, JIEBA_STOPS, get_stopwords("english"), get_stopwords("chinese")]
+    lists = [STOP_WORDS, get_stopwords("english"), get_stopwords("chinese")]
     return frozenset(w.lower() for words in lists for w in words)
 
 
