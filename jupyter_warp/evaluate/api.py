@@ -22,7 +22,7 @@ from . import fact as F
 from . import pairwise as P
 from . import race as R
 from .instructions import instruction_phrases
-from .judge import Ask, Judge, Judgement, JudgeOptions
+from .judge import Ask, Judge, Judgement, build_judge
 from .metrics import THRESHOLD, report_metrics
 from .records import ReportRecord
 from .sources import load_source
@@ -144,9 +144,9 @@ def evaluate(sources: Sequence[Source], *, judge: str | Backend | None = None, c
         reports.append(ReportEval(record, data["metrics"], data["sections"], data["copied_phrases"],
                                   time.perf_counter() - started))
     result = EvalResult(reports, threshold, instruction_files=sorted(files))
-    built = JudgeOptions(judge, judge_max_tokens, judge_context, fact_max).build()
-    if built is None:
+    if judge is None:
         return result
+    built = build_judge(judge, judge_max_tokens, judge_context)
     result.judge = built.name
     result.judgements = built.judgements
     try:

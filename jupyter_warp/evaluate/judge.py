@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -178,24 +178,10 @@ class Judge:
         return out
 
 
-@dataclass
-class JudgeOptions:
-    """How ``evaluate`` builds and uses a judge."""
+def build_judge(spec: str | Backend, max_tokens: int = 512, context: int | None = None) -> Judge:
+    """A judge from a backend spec (``get_backend``) or a ready ``Backend``."""
+    if isinstance(spec, Backend):
+        return Judge(spec, max_tokens=max_tokens, context=context)
+    from ..llm import get_backend
 
-    spec: str | Backend | None = None
-    max_tokens: int = 512
-    context: int | None = None
-    fact_max: int = 40
-    """Statement-passage pairs checked per report at most (the first ones in the report)."""
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    def build(self) -> Judge | None:
-        if self.spec is None:
-            return None
-        if isinstance(self.spec, Backend):
-            backend = self.spec
-        else:
-            from ..llm import get_backend
-
-            backend = get_backend(self.spec, **self.extra)
-        return Judge(backend, max_tokens=self.max_tokens, context=self.context)
+    return Judge(get_backend(spec), max_tokens=max_tokens, context=context)
