@@ -1,4 +1,4 @@
-"""``jupyter-warp index|search|run|batch|demo``: argument parsing, a dispatch table, and the
+"""``jupyter-warp index|search|run|batch|demo|eval|export``: argument parsing, a dispatch table, and the
 terminal's display (a progress bar, one closing line). The work is the run driver's."""
 
 from __future__ import annotations
@@ -178,6 +178,31 @@ def _batch(args: argparse.Namespace) -> int:
     return 0 if all(r.status in ("done", "skipped") for r in rows) else 1
 
 
+# eval, export.
+def _eval_args(p: argparse.ArgumentParser) -> None:
+    from .evaluate.cli import eval_options
+
+    eval_options(p)
+
+
+def _eval(args: argparse.Namespace) -> int:
+    from .evaluate.cli import eval_command
+
+    return eval_command(args)
+
+
+def _export_args(p: argparse.ArgumentParser) -> None:
+    from .evaluate.cli import export_options
+
+    export_options(p)
+
+
+def _export(args: argparse.Namespace) -> int:
+    from .evaluate.cli import export_command
+
+    return export_command(args)
+
+
 COMMANDS: dict[str, Command] = {
     "index": Command("build or update the index of the files under PATH...", _index_args, _index),
     "search": Command("print the passages a query finds", _search_args, _search),
@@ -186,6 +211,9 @@ COMMANDS: dict[str, Command] = {
                      _batch_args, _batch),
     "demo": Command("index the Python language reference shipped with CPython and write a report on it",
                     _demo_args, _demo),
+    "eval": Command("score reports side by side: runs, folders of runs, or DeepResearch Bench submission files",
+                    _eval_args, _eval),
+    "export": Command("write the steps of runs as chat examples for fine-tuning (JSONL)", _export_args, _export),
 }
 
 

@@ -29,7 +29,7 @@ from .prompts import PromptRenderer
 from .records import Completion, Searcher, Step
 from .render import Snapshot, report_notebook, snapshot
 from .report import Report
-from .rundir import RunDir, RunInfo, write_atomic
+from .rundir import STATE, RunDir, RunInfo, write_atomic
 from .state import RunState
 
 SearcherFactory = Callable[[str], Searcher]
@@ -100,6 +100,11 @@ def resume_hint(run_dir: str | Path, notebook: bool = False) -> str:
     """How to continue a saved run, in the words of the front end the user is in."""
     how = f"`%warp_resume {run_dir}`" if notebook else f"`jupyter-warp run --resume {run_dir}`"
     return f"the run is saved: continue it with {how}"
+
+
+def find_runs(folder: str | Path) -> list[Path]:
+    """Run directories at or under ``folder`` (a batch's ``OUT/<id>/run`` included), sorted."""
+    return sorted({p.parent for p in Path(folder).rglob(STATE) if ".ipynb_checkpoints" not in p.parts})
 
 
 def peek(run_dir: str | Path) -> RunInfo | None:

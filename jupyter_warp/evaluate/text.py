@@ -1,0 +1,209 @@
+"""Text units the model-free metrics count: sentences, citation markers, words, terms.
+
+Everything here is deterministic. Latin-script text is split into runs of letters and
+digits; Chinese (and Japanese) runs are segmented into words by jieba (its default,
+accurate mode), so "words" of a Chinese report are jieba's words. Content terms drop stop
+words (the ``stopwords`` package's English and Chinese lists and Whoosh's, single Latin
+letters, single CJK characters)
+and stem English with Snowball, as the index does, so "transfers" matches "transfer".
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any, Iterable
+
+from ..corpus.analysis import CJK
+
+_CJK_RUN = re.compile(rf"([{CJK}]+)|([^\W{CJK}_]+(?:[.'][^\W{CJK}_]+)*)")
+_CJK_CHAR = re.compile(rf"[{CJK}]")
+_LATIN = re.compile(r"[A-Za-z]")
+_MARKER = re.compile(r"\[\s*((?:textid|id)?\d+(?:\s*[,;]\s*(?:textid|id)?\d+)*)\s*\]|\\cite[tp]?\{([^}]*)\}",
+                     re.IGNORECASE)
+_KEY = re.compile(r"(\d+)")
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=\S)|(?<=[。！？；])")
+_LEADING_MARKERS = re.compile(rf"^\s*(?:{_MARKER.pattern})(?:\s*(?:{_MARKER.pattern}))*[.。]?", re.IGNORECASE)
+_LIST_PREFIX = re.compile(r"^\s*(?:[-*+>]|\d+[.)]|#+)\s+")
+_EMPHASIS = re.compile(r"[*_`]{1,3}")
+_TABLE_RULE = re.compile(r"^\s*\|?\s*:?-{3,}")
+_REFERENCE_TITLES = {"references", "reference", "bibliography", "sources", "works cited", "参考文献", "参考资料", "引用"}
+STATEMENT_MIN_TERMS = 4
+"""A sentence with at least this many content terms states something (and should cite)."""
+
+
+@lru_cache(maxsize=1)
+def _jieba() -> Any:
+    import jieba
+
+    jieba.setLogLevel(logging.WARNING)
+    jieba.initialize()
+    return jieba
+
+
+@lru_cache(maxsize=1)
+def _stop_words() -> frozenset[str]:
+    from stopwords import get_stopwords
+    from whoosh.analysis.filters import STOP_WORDS
+
+    lists = [STOP_WORDS, get_stopwords("english"), get_stopwords("chinese")]
+    return frozenset(w.lower() for words in lists for w in words)
+
+
+@lru_cache(maxsize=1)
+def _stemmer() -> Any:
+    from whoosh.lang import stemmer_for_language
+
+    return stemmer_for_language("en")
+
+
+@lru_cache(maxsize=65536)
+def _stem(word: str) -> str:
+    return str(_stemmer()(word))
+
+
+def has_cjk(text: str) -> bool:
+    return _CJK_CHAR.search(text) is not None
+
+
+def language_of(text: str) -> str | None:
+    """``zh`` or ``en`` by script, None for text without letters.
+
+    A CJK character counts as three Latin letters (about one word each way), so a Chinese
+    sentence naming "GDP" or "Python" stays Chinese and an English sentence quoting a
+    Chinese term stays English.
+    """
+    cjk = len(_CJK_CHAR.findall(text))
+    latin = len(_LATIN.findall(text))
+    if not cjk and not latin:
+        return None
+    return "zh" if 3 * cjk >= latin else "en"
+
+
+def words(text: str) -> list[str]:
+    """Lower-case words in reading order: Latin runs as they are, CJK runs by jieba."""
+    out: list[str] = []
+    for match in _CJK_RUN.finditer(strip_markers(text)):
+        if match.group(1):
+            out += [w for w in _jieba().lcut(match.group(1)) if w.strip()]
+        else:
+            out.append(match.group(2).lower())
+    return out
+
+
+def is_content(word: str) -> bool:
+    if word in _stop_words():
+        return False
+    if _CJK_CHAR.match(word):
+        return len(word) >= 2
+    return len(word) >= 2 or word.isdigit()
+
+
+def terms(word_list: Iterable[str]) -> list[str]:
+    """Content terms of a word list, in order: stop words dropped, English stemmed."""
+    return [w if _CJK_CHAR.match(w) else _stem(w) for w in word_list if is_content(w)]
+
+
+def marker_keys(text: str) -> list[int]:
+    """Citation keys in ``[7]``, ``[7, 2]``, ``[textid7]`` and ``\\cite{textid7, textid2}``, in order."""
+    keys: list[int] = []
+    for match in _MARKER.finditer(text):
+        body = match.group(1) if match.group(1) is not None else match.group(2)
+        keys += [int(k) for k in _KEY.findall(body)]
+    return keys
+
+
+def strip_markers(text: str) -> str:
+    return re.sub(r"[ \t]+([.,;:。，；：])", r"\1", _MARKER.sub("", text))
+
+
+@dataclass
+class Sentence:
+    text: str
+    """The sentence without its citation markers or Markdown emphasis."""
+    keys: list[int] = field(default_factory=list)
+    """Keys it cites, in order (repeats kept: each is one marker)."""
+
+    @property
+    def words(self) -> list[str]:
+        return words(self.text)
+
+
+def blocks(text: str) -> list[str]:
+    """Paragraphs and list items of Markdown body text; headings, rules, fences and code dropped."""
+    out: list[str] = []
+    paragraph: list[str] = []
+    fenced = False
+
+    def flush() -> None:
+        if paragraph:
+            out.append(" ".join(paragraph))
+            paragraph.clear()
+
+    for line in text.splitlines():
+        stripped = line.strip()
+        if stripped.startswith("```"):
+            fenced = not fenced
+            flush()
+            continue
+        if fenced or not stripped or stripped.startswith("#") or _TABLE_RULE.match(stripped):
+            flush()
+            continue
+        if _LIST_PREFIX.match(stripped) or stripped.startswith("|"):
+            flush()
+            out.append(_LIST_PREFIX.sub("", stripped).replace("|", " "))
+            continue
+        paragraph.append(stripped)
+    flush()
+    return [b for b in out if b.strip()]
+
+
+def sentences(text: str) -> list[Sentence]:
+    """Sentences of Markdown text with the citations each carries.
+
+    Splits after ``. ! ?`` followed by a space and after ``。！？；``; a marker placed after
+    the full stop (``fact. [3] Next``) belongs to the sentence before it.
+    """
+    out: list[Sentence] = []
+    for block in blocks(text):
+        pieces = [p for p in _SENTENCE_END.split(_EMPHASIS.sub("", block)) if p and p.strip()]
+        for piece in pieces:
+            lead = _LEADING_MARKERS.match(piece)
+            if lead and out and lead.end() > 0:
+                out[-1].keys += marker_keys(lead.group(0))
+                piece = piece[lead.end():]
+            if not piece.strip():
+                continue
+            clean = strip_markers(piece).strip()
+            if clean:
+                out.append(Sentence(text=clean, keys=marker_keys(piece)))
+    return out
+
+
+def is_statement(sentence: Sentence) -> bool:
+    """A sentence that asserts something: enough content terms, not a question."""
+    if sentence.text.rstrip().endswith(("?", "？")):
+        return False
+    return len(terms(sentence.words)) >= STATEMENT_MIN_TERMS
+
+
+def is_reference_title(title: str) -> bool:
+    return title.strip().strip("#*: ").lower() in _REFERENCE_TITLES
+
+
+def ngrams(items: list[str], n: int) -> list[tuple[str, ...]]:
+    return [tuple(items[i:i + n]) for i in range(len(items) - n + 1)]
+
+
+def clean_article(article: str) -> str:
+    """A report as a judge should read it: citation markers and a closing reference list
+    removed, as DeepResearch Bench cleans articles before RACE."""
+    lines = article.splitlines()
+    for i, line in enumerate(lines):
+        stripped = line.strip()
+        if stripped.startswith("#") and is_reference_title(stripped.lstrip("#")):
+            lines = lines[:i]
+            break
+    return strip_markers("\n".join(lines)).strip()
