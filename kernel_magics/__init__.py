@@ -34,8 +34,17 @@ def load_ipython_extension(ipython: Any) -> None:
             except TraitError as exc:
                 print(f"jupyter-warp: ignored a setting: {exc}")
     ipython.register_magics(magics)
+    _register_formatters(ipython)
     ipython.configurables = [c for c in ipython.configurables if type(c).__name__ != "Warp"] + [magics]
     magics.link.open()
+
+
+def _register_formatters(ipython: Any) -> None:
+    """An ``EvalResult`` left as a cell's value shows as its notebook view (the engine has no HTML)."""
+    from .evaluation import EvalView
+
+    html = ipython.display_formatter.formatters["text/html"]
+    html.for_type_by_name("jupyter_warp.evaluate.api", "EvalResult", lambda result: EvalView(result).html())
 
 
 def unload_ipython_extension(ipython: Any) -> None:

@@ -155,6 +155,22 @@ class _WarpMagics(Magics):
             print(f"Warp.index is now {args.index}")
         return None
 
+    @line_magic("warp_eval")
+    def warp_eval(self, line: str) -> None:
+        try:
+            args = parsers.parse_eval(line)
+        except HelpShown:
+            return None
+        from jupyter_warp.evaluate.cli import evaluate_args
+
+        from .evaluation import EvalView
+
+        result = evaluate_args(args)
+        if args.out:
+            print(f"written: {result.save(args.out)}")
+        display(EvalView(result))
+        return None
+
     @line_magic("warp_step")
     def warp_step(self, line: str) -> None:
         try:
@@ -182,5 +198,6 @@ Warp.warp.__doc__ = parsers.warp_parser().format_help()
 Warp.warp_resume.__doc__ = parsers.resume_parser().format_help()
 Warp.warp_index.__doc__ = parsers.index_parser().format_help()
 Warp.warp_step.__doc__ = parsers.step_parser().format_help()
+Warp.warp_eval.__doc__ = parsers.eval_parser().format_help()
 
 __all__ = ["Warp", "WarpTraitError", "CONFIG_FIELDS"]

@@ -153,3 +153,19 @@ def parse_step(line: str) -> StepArgs:
     if args.n < 1:
         raise ConfigError(f"%warp_step: N must be at least 1, got {args.n}")
     return args
+
+
+def eval_parser() -> argparse.ArgumentParser:
+    from jupyter_warp.evaluate.cli import METRICS_HELP, eval_options
+
+    p = _Parser("%warp_eval", description=f"Score reports side by side ({METRICS_HELP}).")
+    eval_options(p)
+    return p
+
+
+def parse_eval(line: str) -> argparse.Namespace:
+    """``%warp_eval SOURCE... [--judge SPEC] ...``: the options of ``jupyter-warp eval``."""
+    args = _split(line, "%warp_eval")
+    if not args:
+        raise ConfigError("%warp_eval: name the runs to score, e.g. `%warp_eval .warp/runs/<id>` or `{warp.run_dir}`")
+    return eval_parser().parse_args(args)

@@ -49,6 +49,15 @@ class WarpResult:
         """Write the report as it is now to ``path`` (``.md`` or ``.ipynb``)."""
         return self.run.finish([path]).reports[0]
 
+    def evaluate(self, *others: Any, **options: Any) -> Any:
+        """Score this run (and ``others``: run folders, submission files) side by side; the
+        options are ``jupyter_warp.evaluate.evaluate``'s (``judge=``, ``criteria=``...)."""
+        from jupyter_warp.evaluate.api import evaluate
+
+        from .evaluation import EvalView
+
+        return EvalView(evaluate([self.run.dir, *others], **options))
+
     def to_cells(self) -> CellsOutcome:
         """Write the report into the notebook as Markdown cells below this cell (see ``--cells``)."""
         shot = self.snapshot

@@ -1,6 +1,7 @@
 """``jupyter-warp eval`` from the command line, the notebook view, and what bad input gets."""
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -11,7 +12,7 @@ from jupyter_warp.evaluate.compare import MAX_COLUMNS, columns, comparison
 from jupyter_warp.llm.registry import registry as backends
 from scripted import ScriptedBackend
 
-SAMPLE = "../shared/data/deep_research_bench/eval_sample"
+SAMPLE = str(Path(__file__).resolve().parents[2] / "shared" / "data" / "deep_research_bench" / "eval_sample")
 PEERS = f"{SAMPLE}/peer_reports.jsonl"
 
 
@@ -111,10 +112,40 @@ def test_notebook_view_escapes_and_plots(runs):
     records[0].sections[0].title = "<script>alert(1)</script>"
     records[0].id = "<b>run</b>"
     result = evaluate(records + load_source(PEERS))
-    bundle = result._repr_mimebundle_()
+    from kernel_magics.evaluation import EvalView
+
+    bundle = EvalView(result)._repr_mimebundle_()
     html = bundle["text/html"]
     assert "<script>" not in html and "&lt;b&gt;run&lt;/b&gt;" in html
     assert html.count("<svg") == 2  # the metric bars and the one run's step timeline
     assert "supported_share" in html and html.count("<title>step ") == len(records[0].steps)
     assert bundle["text/plain"].startswith("metric")
     assert comparison(result)["columns"][1] == "peer_reports:1"
+
+
+def test_warp_eval_magic_and_warp_evaluate(runs, tmp_path, monkeypatch):
+    """The notebook side: ``%warp_eval`` shows the view; ``warp.evaluate()`` scores a run beside others."""
+    from test_magics_support import bundles, get_shell, run
+
+    import kernel_magics
+    from kernel_magics.result import WarpResult
+    from jupyter_warp.runs import Run
+
+    monkeypatch.chdir(tmp_path)
+    sh = get_shell()
+    kernel_magics.load_ipython_extension(sh)
+    try:
+        result, cap = run(sh, f"%warp_eval {runs / 'q1' / 'run'} {PEERS} --quiet --out {tmp_path / 'e.json'}")
+        assert result.error_in_exec is None, cap.stdout
+        [view] = [b for b in bundles(cap) if "text/html" in b]
+        assert "<svg" in view["text/html"] and view["text/plain"].startswith("metric")
+        assert (tmp_path / "e.json").is_file()
+        _, cap = run(sh, "%warp_eval")
+        assert "name the runs to score" in cap.stdout + cap.stderr
+        view = WarpResult(Run.load(runs / "q1" / "run")).evaluate(PEERS, progress=False)
+        assert "citation_validity" in view.html() and view.result.reports[0].record.kind == "run"
+        # An EvalResult left as a cell's value shows as the same view.
+        data, _ = sh.display_formatter.format(view.result)
+        assert "<svg" in data["text/html"] and data["text/plain"].startswith("metric")
+    finally:
+        kernel_magics.unload_ipython_extension(sh)

@@ -82,14 +82,8 @@ class EvalResult:
 
         return text_report(self)
 
-    def show(self) -> Any:
-        """A rich object for the notebook: table, metric bars, each run's step timeline."""
-        from .display import EvalView
-
-        return EvalView(self)
-
-    def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, str]:
-        return self.show()._repr_mimebundle_(**kwargs)
+    def __repr__(self) -> str:
+        return self.table()
 
 
 def _load(sources: Iterable[Source]) -> list[list[ReportRecord]]:

@@ -1,4 +1,5 @@
-"""The notebook view of an evaluation: the table, the metrics as bars, each run's steps.
+"""The notebook view of an evaluation (``%warp_eval``, ``warp.evaluate()``, or any
+``EvalResult`` displayed): the table, the metrics as bars, each run's steps.
 
 Plots are inline SVG written here (no plotting library needed, and a saved notebook shows
 them without a kernel). Every text that came from a report or a model is escaped.
@@ -9,11 +10,11 @@ from __future__ import annotations
 from html import escape
 from typing import TYPE_CHECKING, Any
 
-from .compare import columns, fmt, row_names
-from .records import StepRecord
+from jupyter_warp.evaluate.compare import columns, fmt, row_names
+from jupyter_warp.evaluate.records import StepRecord
 
 if TYPE_CHECKING:
-    from .api import EvalResult
+    from jupyter_warp.evaluate.api import EvalResult
 
 BAR_METRICS = ("citation_validity", "supported_share", "uncited_statements", "repetition", "instruction_copy",
                "language_match", "question_terms_covered", "source_diversity", "fact_accuracy")
