@@ -56,7 +56,7 @@ export function isOver(status) {
 }
 
 export function isWritten(node) {
-  return node.status === "written" || node.status === "extended" || !!node.text;
+  return node.status === "written" || node.status === "extended" || (node.status === "locked" && !!node.text);
 }
 
 export function runMeta(run) {

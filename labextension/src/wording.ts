@@ -139,7 +139,11 @@ export function emptyOutline(status: string): string {
 /** The body of a locked section that was never written: never an empty heading. */
 export const LOCKED_UNWRITTEN = 'Locked before it was written.';
 
-/** A node counts as written once it has text or its status says so. */
+/** A node counts as written when its status says so, or it was locked with its text. */
 export function isWritten(node: { status: string; text?: string }): boolean {
-  return node.status === 'written' || node.status === 'extended' || !!node.text;
+  return (
+    node.status === 'written' ||
+    node.status === 'extended' ||
+    (node.status === 'locked' && !!node.text)
+  );
 }

@@ -97,7 +97,15 @@ describe('outline.js uses the same words and numbers', () => {
       OUTLINE,
       { ...OUTLINE, status: 'done', state: 'done', max_steps: 140 },
       { ...OUTLINE, status: 'paused', counts: {} },
-      { ...OUTLINE, nodes: [], counts: { tokens_in: 123456 } }
+      { ...OUTLINE, nodes: [], counts: { tokens_in: 123456 } },
+      {
+        ...OUTLINE,
+        nodes: [
+          { position: 'section-1', title: 'a', plan: '', text: 'kept', status: 'locked', citations: 0, children: [] },
+          { position: 'section-2', title: 'b', plan: 'p', text: '', status: 'locked', citations: 0, children: [] },
+          { position: 'section-3', title: 'c', plan: '', text: 'half', status: 'drafting', citations: 0, children: [] }
+        ]
+      }
     ];
     for (const outline of outlines) {
       const ours: IRunSummary = summarize(parseOutline(outline));
@@ -110,5 +118,6 @@ describe('outline.js uses the same words and numbers', () => {
       expect(live.emptyOutline(status)).toBe(emptyOutline(status));
     }
     expect(live.LOCKED_UNWRITTEN).toBe(LOCKED_UNWRITTEN);
+    expect(runMeta(summarize(parseOutline(outlines[4])))).toContain('1/3 sections written');
   });
 });
