@@ -6,27 +6,21 @@
 
 // The wording every view of a run uses; labextension/src/wording.ts has the same
 // functions and a jest test checks both give the same text.
-export function plural(n, one, many) {
-  return `${n} ${n === 1 ? one : many ?? one + "s"}`;
-}
-
-const COUNT_WORDS = {
-  citations: ["citation", "citations"],
-  searches: ["search", "searches"],
-  extends: ["extend", "extends"],
-  sections: ["section", "sections"],
-  steps: ["step", "steps"],
-};
-
-export function count(n, what) {
-  const [one, many] = COUNT_WORDS[what];
-  return plural(n, one, many);
-}
+const COUNT_WORDS = { citations: ["citation", "citations"], searches: ["search", "searches"],
+  extends: ["extend", "extends"], sections: ["section", "sections"], steps: ["step", "steps"] };
+const STATE_WORDS = { search: "searching", init_plan: "planning", write: "drafting", extend_plan: "deepening", done: "done" };
+export const LOCKED_UNWRITTEN = "Locked before it was written.";
+export const plural = (n, one, many) => `${n} ${n === 1 ? one : many ?? one + "s"}`;
+export const count = (n, what) => plural(n, ...COUNT_WORDS[what]);
+export const sectionNumber = (position) => position.replace(/^section-/, "");
+export const isOver = (status) => ["done", "failed", "stopped"].includes(status);
+export const isWritten = (n) => n.status === "written" || n.status === "extended" || (n.status === "locked" && !!n.text);
+export const emptyOutline = (status) => (isOver(status) ? "No outline: the run ended before a plan." : "No outline yet.");
+export const runMetaTitle = ({ counts: c }) => `${c.tokens_in ?? 0} tokens in, ${c.tokens_out ?? 0} tokens out`;
 
 function tenths(n, unit, suffix) {
   const d = Math.floor(n / (unit / 10));
-  const whole = Math.floor(d / 10);
-  return d % 10 ? `${whole}.${d % 10}${suffix}` : `${whole}${suffix}`;
+  return d % 10 ? `${Math.floor(d / 10)}.${d % 10}${suffix}` : `${Math.floor(d / 10)}${suffix}`;
 }
 
 export function shortNumber(n) {
@@ -38,12 +32,6 @@ export function shortNumber(n) {
   return `${Math.floor(n / 1000000)}M`;
 }
 
-export function sectionNumber(position) {
-  return position.replace(/^section-/, "");
-}
-
-const STATE_WORDS = { search: "searching", init_plan: "planning", write: "drafting", extend_plan: "deepening", done: "done" };
-
 export function stateLabel(state, cursor) {
   const word = STATE_WORDS[state] ?? state;
   if (cursor && state === "write") return `${word} ${sectionNumber(cursor)}`;
@@ -51,20 +39,12 @@ export function stateLabel(state, cursor) {
   return word;
 }
 
-export function isOver(status) {
-  return ["done", "failed", "stopped"].includes(status);
-}
-
-export function isWritten(node) {
-  return node.status === "written" || node.status === "extended" || (node.status === "locked" && !!node.text);
-}
-
 export function runMeta(run) {
+  const c = run.counts;
   const parts = [];
   if (!isOver(run.status) && run.state && run.state !== "done") parts.push(stateLabel(run.state, run.cursor));
   parts.push(run.max_steps ? `step ${run.step}/${run.max_steps}` : `step ${run.step}`);
   parts.push(`${run.written}/${count(run.sections, "sections")} written`);
-  const c = run.counts;
   if (c.searches !== undefined) parts.push(count(c.searches, "searches"));
   if (c.extends !== undefined) parts.push(count(c.extends, "extends"));
   if (c.tokens_in !== undefined || c.tokens_out !== undefined) {
@@ -73,39 +53,18 @@ export function runMeta(run) {
   return parts.join(" · ");
 }
 
-export function runMetaTitle(run) {
-  const c = run.counts;
-  return `${c.tokens_in ?? 0} tokens in, ${c.tokens_out ?? 0} tokens out`;
-}
-
-export function emptyOutline(status) {
-  return isOver(status) ? "No outline: the run ended before a plan." : "No outline yet.";
-}
-
-export const LOCKED_UNWRITTEN = "Locked before it was written.";
-
 /** The header numbers of an outline payload (`summarize` in labextension/src/outline.ts). */
 export function summarize(o) {
   let sections = 0;
   let written = 0;
-  const visit = (nodes) => {
-    for (const n of nodes || []) {
-      sections += 1;
-      if (isWritten(n)) written += 1;
-      visit(n.children);
-    }
-  };
+  const visit = (nodes) => (nodes || []).forEach((n) => {
+    sections += 1;
+    written += isWritten(n) ? 1 : 0;
+    visit(n.children);
+  });
   visit(o.nodes);
-  return {
-    status: o.status || "",
-    state: o.state || "",
-    step: o.step || 0,
-    max_steps: o.max_steps || undefined,
-    cursor: o.cursor || null,
-    counts: o.counts || {},
-    written,
-    sections,
-  };
+  return { status: o.status || "", state: o.state || "", step: o.step || 0, max_steps: o.max_steps || undefined,
+    cursor: o.cursor || null, counts: o.counts || {}, written, sections };
 }
 
 // The tree.
@@ -116,9 +75,9 @@ function h(tag, cls, text) {
   return e;
 }
 
-function button(label, onClick, kind) {
-  // JupyterLab's own button classes: accept (blue), reject (grey), warn (red).
-  const b = h("button", `warp-button jp-Button jp-mod-styled jp-mod-${kind || "reject"}`, label);
+// JupyterLab's own button classes: accept (blue), reject (grey), warn (red).
+function button(label, onClick, kind, extra) {
+  const b = h("button", `warp-button jp-Button jp-mod-styled jp-mod-${kind || "reject"} ${extra || ""}`.trim(), label);
   b.type = "button";
   b.addEventListener("click", (ev) => {
     ev.stopPropagation();
@@ -143,11 +102,7 @@ function findNode(nodes, position) {
   return null;
 }
 
-function descendants(n) {
-  let k = 0;
-  for (const c of n.children || []) k += 1 + descendants(c);
-  return k;
-}
+const descendants = (n) => (n.children || []).reduce((k, c) => k + 1 + descendants(c), 0);
 
 export const LIVE_EVENT = "jupyter-warp:outline";
 
@@ -170,13 +125,8 @@ function render({ model, el }) {
   let confirming = null; // the position whose deletion waits for a yes
   let note = ""; // a front-end note (why nothing happened), until the next draw by the kernel
 
-  function over() {
-    return isOver((model.get("outline") || {}).status);
-  }
-
-  function canEdit() {
-    return !!model.get("editable") && !over();
-  }
+  const over = () => isOver((model.get("outline") || {}).status);
+  const canEdit = () => !!model.get("editable") && !over();
 
   function draft(field, key) {
     if (drafts.has(key)) field.value = drafts.get(key);
@@ -205,6 +155,18 @@ function render({ model, el }) {
     showMessage();
   }
 
+  // A title field: Enter or its button submits; an empty title says what to type instead.
+  function titled(field, why, submit) {
+    const go = () => {
+      const text = field.value.trim();
+      if (text) return submit(text);
+      say(why);
+      field.focus();
+    };
+    onEnter(field, go);
+    return go;
+  }
+
   function select(position) {
     model.set("selected", position);
     model.save_changes();
@@ -227,18 +189,11 @@ function render({ model, el }) {
     if (!everEditable || !(o.nodes || []).length) return;
     const title = input("warp-add-section-title", "new section title");
     draft(title, ":add-section");
-    const add = () => {
-      const text = title.value.trim();
-      if (!text) {
-        say("Type a title for the new section, then Add section.");
-        title.focus();
-        return;
-      }
+    const add = titled(title, "Type a title for the new section, then Add section.", (text) => {
       send("add", null, { title: text, plan: "" });
       drafts.delete(":add-section");
       title.value = "";
-    };
-    onEnter(title, add);
+    });
     const addButton = button("Add section", add, "accept");
     const box = h("span", "warp-add-section");
     box.append(title, addButton);
@@ -259,25 +214,21 @@ function render({ model, el }) {
     }
     if (n.position === cursor) row.classList.add("warp-cursor");
     const kids = n.children || [];
-    const toggle = h("span", "warp-toggle", kids.length ? (collapsed.has(n.id) ? "▸" : "▾") : "");
+    const key = n.id ?? n.position;
+    const toggle = h("span", "warp-toggle", kids.length ? (collapsed.has(key) ? "▸" : "▾") : "");
     if (kids.length) {
-      li.setAttribute("aria-expanded", String(!collapsed.has(n.id)));
+      li.setAttribute("aria-expanded", String(!collapsed.has(key)));
       toggle.addEventListener("click", (ev) => {
         ev.stopPropagation();
-        if (collapsed.has(n.id)) collapsed.delete(n.id);
-        else collapsed.add(n.id);
+        if (collapsed.has(key)) collapsed.delete(key);
+        else collapsed.add(key);
         draw();
       });
     }
     const number = h("span", "warp-node-number", sectionNumber(n.position));
     number.title = n.position;
-    row.append(
-      toggle,
-      number,
-      h("span", "warp-node-title", n.title),
-      badge(n.status, "warp-node-status"),
-      h("span", "warp-cites", count(n.citations || 0, "citations"))
-    );
+    row.append(toggle, number, h("span", "warp-node-title", n.title), badge(n.status, "warp-node-status"),
+      h("span", "warp-cites", count(n.citations || 0, "citations")));
     row.addEventListener("click", () => select(n.position));
     row.addEventListener("keydown", (ev) => {
       if (ev.key === "Enter" || ev.key === " ") {
@@ -287,7 +238,7 @@ function render({ model, el }) {
       }
     });
     li.append(row);
-    if (kids.length && !collapsed.has(n.id)) {
+    if (kids.length && !collapsed.has(key)) {
       const ul = h("ul", "warp-tree");
       ul.setAttribute("role", "group");
       for (const k of kids) ul.append(nodeItem(k, cursor, selected));
@@ -303,17 +254,13 @@ function render({ model, el }) {
     const what = `${sectionNumber(n.position)} ${n.title}`.trim();
     const also = below ? ` and its ${plural(below, "subsection")}` : "";
     box.append(h("span", "warp-confirm-text", `Delete ${what}${also}? This cannot be undone.`));
-    const yes = button("Delete", () => {
+    const close = (yes) => {
       confirming = null;
-      send("delete", n.position);
+      if (yes) send("delete", n.position);
       draw();
-    }, "warn");
-    yes.classList.add("warp-confirm-yes");
-    const no = button("Cancel", () => {
-      confirming = null;
-      draw();
-    }, "reject");
-    no.classList.add("warp-confirm-no");
+    };
+    const yes = button("Delete", () => close(true), "warn", "warp-confirm-yes");
+    const no = button("Cancel", () => close(false), "reject", "warp-confirm-no");
     box.addEventListener("keydown", (ev) => {
       ev.stopPropagation();
       if (ev.key === "Escape") no.click();
@@ -331,17 +278,10 @@ function render({ model, el }) {
     const title = input("warp-edit-title", "section title");
     title.value = n.title;
     draft(title, p + ":title");
-    const rename = () => {
-      const text = title.value.trim();
-      if (!text) {
-        say("A section needs a title: type one, then Rename.");
-        title.focus();
-        return;
-      }
+    const rename = titled(title, "A section needs a title: type one, then Rename.", (text) => {
       send("rename", p, { title: text });
       drafts.delete(p + ":title");
-    };
-    onEnter(title, rename);
+    });
     const rowTitle = h("div", "warp-edit-row");
     rowTitle.append(title, button("Rename", rename, "accept"));
 
@@ -365,31 +305,19 @@ function render({ model, el }) {
 
     const sub = input("warp-edit-sub", "new subsection title");
     draft(sub, p + ":sub");
-    const addSub = () => {
-      const text = sub.value.trim();
-      if (!text) {
-        say("Type a title for the new subsection, then Add subsection.");
-        sub.focus();
-        return;
-      }
+    const addSub = titled(sub, "Type a title for the new subsection, then Add subsection.", (text) => {
       send("add", p, { title: text, plan: "" });
       drafts.delete(p + ":sub");
       sub.value = "";
-    };
-    onEnter(sub, addSub);
+    });
     const locked = n.status === "locked";
     const rowOps = h("div", "warp-edit-row");
-    const del = button("Delete", () => {
+    const ask = () => {
       confirming = p;
       draw();
-    }, "warn");
-    del.classList.add("warp-delete");
-    rowOps.append(
-      button(locked ? "Unlock" : "Lock", () => send(locked ? "unlock" : "lock", p), "reject"),
-      del,
-      sub,
-      button("Add subsection", addSub, "accept")
-    );
+    };
+    rowOps.append(button(locked ? "Unlock" : "Lock", () => send(locked ? "unlock" : "lock", p), "reject"),
+      button("Delete", ask, "warn", "warp-delete"), sub, button("Add subsection", addSub, "accept"));
     box.append(rowTitle, rowPlan, rowOps);
     if (enabled && confirming === p) box.append(confirmDelete(n));
     for (const c of box.querySelectorAll("input, textarea, button")) {
@@ -453,23 +381,10 @@ function render({ model, el }) {
     else if (tries > 0) pending = setTimeout(() => announce(tries - 1), 100);
   }
 
-  function onOutline() {
-    draw();
-    announce();
-  }
-
-  function onMessage() {
-    note = "";
-    draw();
-  }
-
-  const handlers = [
-    ["change:outline", onOutline],
-    ["change:selected", draw],
-    ["change:editable", draw],
-    ["change:message", onMessage],
-    ["change:busy", draw],
-  ];
+  const onOutline = () => (draw(), announce());
+  const onMessage = () => ((note = ""), draw());
+  const handlers = [["change:outline", onOutline], ["change:selected", draw], ["change:editable", draw],
+    ["change:message", onMessage], ["change:busy", draw]];
   for (const [e, f] of handlers) model.on(e, f);
   draw();
   announce();

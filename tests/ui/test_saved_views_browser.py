@@ -170,6 +170,7 @@ def test_badges_and_selected_row_meet_wcag_aa(page, saved_lab, screenshot, theme
     mount_live_tree(page, outline(status="running", state="write", cursor="section-3"))
     selectors = {
         "static badges": ".jp-WarpOutline .jp-WarpStatus",
+        "static cursor row": ".jp-WarpOutline-node[data-cursor='true'] > details > summary > span:not(.jp-WarpStatus)",
         "runs panel badges": ".jp-WarpRuns-status",
         "runs panel text": ".jp-WarpRuns-title, .jp-WarpRuns-meta",
         "live badges": ".warp-test-host .warp-badge",
