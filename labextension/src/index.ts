@@ -1,6 +1,7 @@
 /**
  * The jupyter-warp frontend plugins: the insert-report-cells command, the comm
- * target on every notebook kernel, and the runs side panel.
+ * target on every notebook kernel, the report note (the renderer of report
+ * outputs, which needs the open notebooks), and the runs side panel.
  *
  * The outline renderer is a separate mimeExtension (`mime.ts`) so it also works
  * where this plugin's notebook services are absent.
@@ -13,11 +14,13 @@ import {
 } from '@jupyterlab/application';
 import { ICommandPalette, Notification } from '@jupyterlab/apputils';
 import { INotebookTracker } from '@jupyterlab/notebook';
+import { IRenderMimeRegistry } from '@jupyterlab/rendermime';
 import { JSONObject } from '@lumino/coreutils';
 
 import { connectComm } from './comm';
 import { findCellsOutput, insertReportCells } from './insert';
 import { RunsPanel } from './panel';
+import { IOutputPlace, reportRendererFactory } from './report';
 import { CommandIDs, INSERT_COMMAND_LABEL } from './tokens';
 
 const PALETTE_CATEGORY = 'WARP';
@@ -62,17 +65,36 @@ function insertFromActiveCell(tracker: INotebookTracker): JSONObject {
   return { count, run_id: payload.run_id };
 }
 
+/** The open notebook and cell that hold `node` (a rendered output), if any. */
+function placeOf(tracker: INotebookTracker, node: HTMLElement): IOutputPlace | null {
+  let place: IOutputPlace | null = null;
+  tracker.forEach(panel => {
+    const model = panel.content.model;
+    if (place !== null || model === null || !panel.node.contains(node)) {
+      return;
+    }
+    const cellIndex = panel.content.widgets.findIndex(cell => cell.node.contains(node));
+    if (cellIndex >= 0) {
+      place = { notebook: model.sharedModel, cellIndex };
+    }
+  });
+  return place;
+}
+
 const commandPlugin: JupyterFrontEndPlugin<void> = {
   id: 'jupyter-warp:plugin',
   description: 'Insert a WARP report as notebook cells, from the palette or the kernel.',
   autoStart: true,
-  requires: [INotebookTracker],
+  requires: [INotebookTracker, IRenderMimeRegistry],
   optional: [ICommandPalette],
   activate: (
     app: JupyterFrontEnd,
     tracker: INotebookTracker,
+    rendermime: IRenderMimeRegistry,
     palette: ICommandPalette | null
   ) => {
+    // Notebooks clone the registry when they open, after plugins start: they all get it.
+    rendermime.addFactory(reportRendererFactory(node => placeOf(tracker, node)), 0);
     app.commands.addCommand(CommandIDs.insertReportCells, {
       label: INSERT_COMMAND_LABEL,
       caption:

@@ -9,16 +9,22 @@
 
 import { isObject } from './json';
 import { IOutline, IOutlineNode, NODE_STATUSES, RUN_STATUSES } from './tokens';
+import {
+  count,
+  emptyOutline,
+  IRunSummary,
+  isOver,
+  isWritten,
+  LOCKED_UNWRITTEN,
+  runMeta,
+  runMetaTitle,
+  sectionNumber
+} from './wording';
+
+export { sectionNumber };
 
 /** The payload is not an outline this renderer understands. */
 export class OutlineError extends Error {}
-
-const COUNT_LABELS: ReadonlyArray<[string, string]> = [
-  ['searches', 'searches'],
-  ['extends', 'extends'],
-  ['tokens_in', 'tokens in'],
-  ['tokens_out', 'tokens out']
-];
 
 function optionalString(
   obj: { [key: string]: unknown },
@@ -98,6 +104,7 @@ export function parseOutline(data: unknown): IOutline {
     }
   }
   const cursor = data.cursor;
+  const maxSteps = data.max_steps;
   return {
     version: typeof data.version === 'number' ? data.version : 1,
     run_id: optionalString(data, 'run_id', 'outline'),
@@ -106,15 +113,11 @@ export function parseOutline(data: unknown): IOutline {
     status: optionalString(data, 'status', 'outline'),
     state: optionalString(data, 'state', 'outline'),
     step: typeof data.step === 'number' ? data.step : 0,
+    ...(typeof maxSteps === 'number' && maxSteps > 0 ? { max_steps: maxSteps } : {}),
     cursor: typeof cursor === 'string' ? cursor : null,
     counts,
     nodes: data.nodes.map((node, i) => parseNode(node, `node ${i + 1}`, 1))
   };
-}
-
-/** "section-2.1" -> "2.1": the number a reader sees before a title. */
-export function sectionNumber(position: string): string {
-  return position.replace(/^section-/, '');
 }
 
 function el(
@@ -152,12 +155,24 @@ function countNodes(nodes: IOutlineNode[]): { all: number; done: number } {
   for (const node of nodes) {
     const below = countNodes(node.children);
     all += 1 + below.all;
-    done += below.done;
-    if (['written', 'extended', 'locked'].includes(node.status)) {
-      done += 1;
-    }
+    done += below.done + (isWritten(node) ? 1 : 0);
   }
   return { all, done };
+}
+
+/** The numbers a run's header shows, from a parsed outline. */
+export function summarize(outline: IOutline): IRunSummary {
+  const { all, done } = countNodes(outline.nodes);
+  return {
+    status: outline.status,
+    state: outline.state,
+    step: outline.step,
+    max_steps: outline.max_steps,
+    cursor: outline.cursor,
+    counts: outline.counts,
+    written: done,
+    sections: all
+  };
 }
 
 function buildHeader(doc: Document, outline: IOutline): HTMLElement {
@@ -170,19 +185,10 @@ function buildHeader(doc: Document, outline: IOutline): HTMLElement {
       badge(doc, outline.status, 'jp-WarpOutline-runStatus jp-WarpStatus', RUN_STATUSES)
     );
   }
-  const parts: string[] = [];
-  if (outline.state) {
-    parts.push(outline.state);
-  }
-  parts.push(`step ${outline.step}`);
-  const { all, done } = countNodes(outline.nodes);
-  parts.push(`${done}/${all} sections written`);
-  for (const [key, label] of COUNT_LABELS) {
-    if (outline.counts[key] !== undefined) {
-      parts.push(`${outline.counts[key]} ${label}`);
-    }
-  }
-  header.appendChild(el(doc, 'span', 'jp-WarpOutline-meta', parts.join(' · ')));
+  const summary = summarize(outline);
+  const meta = el(doc, 'span', 'jp-WarpOutline-meta', runMeta(summary));
+  meta.title = runMetaTitle(summary);
+  header.appendChild(meta);
   return header;
 }
 
@@ -207,12 +213,7 @@ function buildNode(
   );
   summary.appendChild(el(doc, 'span', 'jp-WarpOutline-title', node.title));
   summary.appendChild(badge(doc, node.status, 'jp-WarpOutline-badge jp-WarpStatus'));
-  const cites = el(
-    doc,
-    'span',
-    'jp-WarpOutline-citations',
-    node.citations === 1 ? '1 citation' : `${node.citations} citations`
-  );
+  const cites = el(doc, 'span', 'jp-WarpOutline-citations', count(node.citations, 'citations'));
   cites.dataset.count = String(node.citations);
   summary.appendChild(cites);
   details.appendChild(summary);
@@ -220,6 +221,9 @@ function buildNode(
     details.appendChild(el(doc, 'div', 'jp-WarpOutline-text', node.text));
   } else if (node.plan) {
     details.appendChild(el(doc, 'div', 'jp-WarpOutline-plan', node.plan));
+  }
+  if (!node.text && node.status === 'locked') {
+    details.appendChild(el(doc, 'div', 'jp-WarpOutline-note', LOCKED_UNWRITTEN));
   }
   if (node.children.length > 0) {
     details.appendChild(buildList(doc, node.children, cursor));
@@ -261,9 +265,11 @@ export function renderOutline(data: unknown, doc: Document = document): HTMLElem
   root.dataset.runId = outline.run_id;
   root.appendChild(buildHeader(doc, outline));
   if (outline.nodes.length === 0) {
-    root.appendChild(el(doc, 'div', 'jp-WarpOutline-empty', 'No outline yet.'));
+    root.appendChild(el(doc, 'div', 'jp-WarpOutline-empty', emptyOutline(outline.status)));
   } else {
-    root.appendChild(buildList(doc, outline.nodes, outline.cursor));
+    // The cursor marks where the run works next: nothing once it is over.
+    const cursor = isOver(outline.status) ? null : outline.cursor;
+    root.appendChild(buildList(doc, outline.nodes, cursor));
   }
   return root;
 }

@@ -1,49 +1,53 @@
 /**
- * A side panel listing the WARP runs of the current notebook, with their status.
+ * A side panel listing the WARP runs of the current notebook with their true
+ * state (status, step, sections written), one line of badges each; clicking a
+ * run selects and scrolls to its `%%warp` cell.
  *
- * Runs are found in the outline outputs of the notebook's cells; clicking one
- * selects and scrolls to the cell that shows it.
+ * It follows the notebook's outputs (a run's outline output is updated in place
+ * while it runs), the live trees' `LIVE_EVENT`s, and the kernel: a run left
+ * "running" by a kernel that restarted or went away is shown as stopped.
  */
 
 import { INotebookTracker, NotebookPanel } from '@jupyterlab/notebook';
-import { listIcon } from '@jupyterlab/ui-components';
+import type { Kernel, Session } from '@jupyterlab/services';
 import { Widget } from '@lumino/widgets';
 
-import { outputData } from './insert';
+import { warpRunsIcon } from './icons';
 import { parseOutline } from './outline';
-import { OUTLINE_MIME } from './tokens';
+import {
+  findRuns,
+  IOutlineSighting,
+  IRunEntry,
+  LIVE_EVENT,
+  startingCells
+} from './runs';
+import { RUN_STATUSES } from './tokens';
+import { count, isOver, runMeta, runMetaTitle, stateLabel } from './wording';
 
-/** One run as the panel lists it. */
-export interface IRunEntry {
-  runId: string;
-  title: string;
-  status: string;
-  step: number;
-  cellIndex: number;
+/** What the panel remembers of one notebook between updates. */
+interface IWatch {
+  /** The newest outline each live tree reported, by run id, with its cell's id. */
+  live: Map<string, { outline: IOutlineSighting['outline']; cellId: string }>;
+  /** Run id -> the step it was at when its kernel went away. */
+  stale: Map<string, number>;
 }
 
-/** The runs whose outline a notebook shows, one entry per run (its latest cell). */
-export function findRuns(panel: NotebookPanel): IRunEntry[] {
-  const runs = new Map<string, IRunEntry>();
-  const cells = panel.content.model?.sharedModel.cells ?? [];
-  cells.forEach((cell, cellIndex) => {
-    for (const data of outputData(cell, OUTLINE_MIME)) {
-      try {
-        const outline = parseOutline(data);
-        const runId = outline.run_id || `cell-${cellIndex}`;
-        runs.set(runId, {
-          runId,
-          title: outline.title || outline.query || runId,
-          status: outline.status,
-          step: outline.step,
-          cellIndex
-        });
-      } catch {
-        continue;
-      }
-    }
-  });
-  return [...runs.values()];
+/** `drafting 2.1 · step 12/140 · 3/5 sections`: what fits beside the badge. */
+export function panelMeta(run: IRunEntry): string {
+  const parts: string[] = [];
+  if (!isOver(run.status) && run.state && run.state !== 'done') {
+    parts.push(stateLabel(run.state, run.cursor));
+  }
+  parts.push(run.max_steps ? `step ${run.step}/${run.max_steps}` : `step ${run.step}`);
+  parts.push(`${run.written}/${count(run.sections, 'sections')}`);
+  return parts.join(' · ');
+}
+
+function span(className: string, text: string): HTMLElement {
+  const node = document.createElement('span');
+  node.className = className;
+  node.textContent = text;
+  return node;
 }
 
 /** The panel itself. */
@@ -52,20 +56,109 @@ export class RunsPanel extends Widget {
     super();
     this.id = 'jupyter-warp-runs';
     this.addClass('jp-WarpRuns');
-    this.title.icon = listIcon;
+    this.title.icon = warpRunsIcon;
     this.title.caption = 'WARP runs';
     this._tracker = tracker;
-    tracker.currentChanged.connect(this._follow, this);
-    this._follow();
+    tracker.forEach(panel => this._watch(panel));
+    tracker.widgetAdded.connect((_, panel) => this._watch(panel), this);
+    tracker.currentChanged.connect(this._schedule, this);
+    this._schedule();
   }
 
-  /** Watch the current notebook; outputs stream, so updates are batched. */
-  private _follow(): void {
-    this._watched?.model?.contentChanged.disconnect(this._schedule, this);
-    this._watched = this._tracker.currentWidget;
-    this._watched?.model?.contentChanged.connect(this._schedule, this);
-    this._watched?.context.ready.then(() => this._schedule());
-    this._schedule();
+  /** Listen to one notebook for as long as it is open. */
+  private _watch(panel: NotebookPanel): void {
+    const watch: IWatch = { live: new Map(), stale: new Map() };
+    this._watches.set(panel, watch);
+    const onChange = (): void => {
+      if (this._tracker.currentWidget === panel) {
+        this._schedule();
+      }
+    };
+    panel.content.node.addEventListener(LIVE_EVENT, event => {
+      this._onLive(panel, watch, event as CustomEvent);
+      onChange();
+    });
+    panel.context.ready.then(() => {
+      panel.model?.contentChanged.connect(onChange, this);
+      onChange();
+    });
+    const context = panel.sessionContext;
+    const gone = (): void => {
+      this._markStale(panel, watch);
+      onChange();
+    };
+    context.statusChanged.connect((_, status: Kernel.Status) => {
+      if (status === 'restarting' || status === 'autorestarting' || status === 'dead') {
+        gone();
+      } else {
+        onChange();
+      }
+    }, this);
+    context.kernelChanged.connect(
+      (_, change: Session.ISessionConnection.IKernelChangedArgs) => {
+        if (change.oldValue) {
+          gone();
+        } else {
+          onChange();
+        }
+      },
+      this
+    );
+  }
+
+  private _onLive(panel: NotebookPanel, watch: IWatch, event: CustomEvent): void {
+    const target = event.target as Node | null;
+    const cell = panel.content.widgets.find(c => target !== null && c.node.contains(target));
+    if (!cell) {
+      return;
+    }
+    try {
+      const outline = parseOutline((event.detail as { outline?: unknown })?.outline);
+      const runId = outline.run_id;
+      if (runId) {
+        watch.live.set(runId, { outline, cellId: cell.model.id });
+        watch.stale.delete(runId);
+      }
+    } catch {
+      return; // the tree itself shows what is wrong
+    }
+  }
+
+  /** The kernel went away: whatever it was running stops where it was. */
+  private _markStale(panel: NotebookPanel, watch: IWatch): void {
+    for (const run of this._runs(panel, watch, true)) {
+      if (!isOver(run.status)) {
+        watch.stale.set(run.runId, run.step);
+      }
+    }
+    watch.live.clear();
+  }
+
+  private _liveSightings(panel: NotebookPanel, watch: IWatch): IOutlineSighting[] {
+    const cells = panel.content.model?.sharedModel.cells ?? [];
+    const sightings: IOutlineSighting[] = [];
+    for (const { outline, cellId } of watch.live.values()) {
+      const cellIndex = cells.findIndex(cell => cell.getId() === cellId);
+      if (cellIndex >= 0) {
+        sightings.push({ outline, cellIndex });
+      }
+    }
+    return sightings;
+  }
+
+  private _runs(panel: NotebookPanel, watch: IWatch, alive?: boolean): IRunEntry[] {
+    const model = panel.content.model;
+    if (!model) {
+      return [];
+    }
+    const kernel = panel.sessionContext.session?.kernel;
+    const kernelAlive = alive ?? (!!kernel && kernel.status !== 'dead');
+    return findRuns(
+      model.sharedModel,
+      this._liveSightings(panel, watch),
+      watch.stale,
+      kernelAlive
+    );
   }
 
   private _schedule(): void {
@@ -73,7 +166,7 @@ export class RunsPanel extends Widget {
       this._timer = window.setTimeout(() => {
         this._timer = null;
         this._update();
-      }, 300);
+      }, 200);
     }
   }
 
@@ -81,56 +174,93 @@ export class RunsPanel extends Widget {
     if (this.isDisposed) {
       return;
     }
-    const panel = this._watched;
-    const heading = document.createElement('div');
-    heading.className = 'jp-WarpRuns-heading';
-    heading.textContent = 'WARP runs';
+    const panel = this._tracker.currentWidget;
+    const watch = panel ? this._watches.get(panel) : undefined;
+    const heading = span('jp-WarpRuns-heading', 'WARP runs');
     const list = document.createElement('ul');
     list.className = 'jp-WarpRuns-list';
-    const runs = panel ? findRuns(panel) : [];
+    const runs = panel && watch ? this._runs(panel, watch) : [];
     for (const run of runs) {
       list.appendChild(this._item(panel!, run));
     }
+    const model = panel?.content.model;
+    const starting =
+      panel && watch && model
+        ? startingCells(model.sharedModel, this._liveSightings(panel, watch))
+        : [];
+    for (const index of starting) {
+      list.appendChild(this._startingItem(panel!, index));
+    }
     const children: HTMLElement[] = [heading, list];
-    if (runs.length === 0) {
-      const empty = document.createElement('div');
-      empty.className = 'jp-WarpRuns-empty';
-      empty.textContent = panel
-        ? 'No WARP run in this notebook.'
-        : 'Open a notebook to see its WARP runs.';
-      children.push(empty);
+    if (runs.length + starting.length === 0) {
+      children.push(
+        span(
+          'jp-WarpRuns-empty',
+          panel ? 'No WARP run in this notebook.' : 'Open a notebook to see its WARP runs.'
+        )
+      );
     }
     this.node.replaceChildren(...children);
   }
 
-  private _item(panel: NotebookPanel, run: IRunEntry): HTMLElement {
+  private _row(panel: NotebookPanel, cellIndex: number, title: string): HTMLLIElement {
     const item = document.createElement('li');
     item.className = 'jp-WarpRuns-item';
-    item.dataset.runId = run.runId;
     item.tabIndex = 0;
-    item.title = `${run.runId}: go to cell ${run.cellIndex + 1}`;
-    const title = document.createElement('span');
-    title.className = 'jp-WarpRuns-title';
-    title.textContent = run.title;
-    const status = document.createElement('span');
-    status.className = 'jp-WarpRuns-status jp-WarpStatus';
-    status.dataset.status = run.status;
-    status.textContent = `${run.status || 'unknown'} · step ${run.step}`;
-    item.append(title, status);
+    item.dataset.cellIndex = String(cellIndex);
+    item.appendChild(span('jp-WarpRuns-title', title));
     const go = (): void => {
       const notebook = panel.content;
-      const cell = notebook.widgets[run.cellIndex];
+      const cell = notebook.widgets[cellIndex];
       if (cell) {
-        notebook.activeCellIndex = run.cellIndex;
+        notebook.activeCellIndex = cellIndex;
         void notebook.scrollToCell(cell, 'start');
       }
     };
     item.addEventListener('click', go);
     item.addEventListener('keydown', event => {
-      if (event.key === 'Enter') {
+      if (event.key === 'Enter' || event.key === ' ') {
+        event.preventDefault();
         go();
       }
     });
+    return item;
+  }
+
+  private _line(status: string, label: string, meta: string): HTMLElement {
+    const line = document.createElement('div');
+    line.className = 'jp-WarpRuns-line';
+    const badge = span('jp-WarpRuns-status jp-WarpStatus', label);
+    badge.dataset.status = status;
+    if (!RUN_STATUSES.includes(status as (typeof RUN_STATUSES)[number])) {
+      badge.classList.add('jp-WarpStatus-unknown');
+    }
+    line.append(badge, span('jp-WarpRuns-meta', meta));
+    return line;
+  }
+
+  private _item(panel: NotebookPanel, run: IRunEntry): HTMLElement {
+    const item = this._row(panel, run.cellIndex, run.title);
+    item.dataset.runId = run.runId;
+    item.dataset.status = run.status;
+    item.appendChild(this._line(run.status, run.status || 'unknown', panelMeta(run)));
+    item.title = [
+      `${run.title}`,
+      `run ${run.runId}: ${run.status}${run.note ? ` (${run.note})` : ''}`,
+      runMeta(run),
+      runMetaTitle(run),
+      `click: go to cell ${run.cellIndex + 1}`
+    ].join('\n');
+    return item;
+  }
+
+  private _startingItem(panel: NotebookPanel, cellIndex: number): HTMLElement {
+    const source = panel.content.model?.sharedModel.cells[cellIndex]?.getSource() ?? '';
+    const question = source.split('\n').slice(1).join(' ').trim() || 'WARP run';
+    const item = this._row(panel, cellIndex, question);
+    item.classList.add('jp-mod-starting');
+    item.appendChild(this._line('running', 'starting', 'no outline yet'));
+    item.title = `${question}\nstarting: loading the model or searching\nclick: go to cell ${cellIndex + 1}`;
     return item;
   }
 
@@ -142,6 +272,6 @@ export class RunsPanel extends Widget {
   }
 
   private _tracker: INotebookTracker;
-  private _watched: NotebookPanel | null = null;
+  private _watches = new WeakMap<NotebookPanel, IWatch>();
   private _timer: number | null = null;
 }

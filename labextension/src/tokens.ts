@@ -56,6 +56,8 @@ export interface IOutline {
   status: string;
   state: string;
   step: number;
+  /** The run's step budget, when the kernel sends it (`step 12/140`). */
+  max_steps?: number;
   cursor: string | null;
   counts: { [key: string]: number };
   nodes: IOutlineNode[];

@@ -88,7 +88,8 @@ def test_kernel_inserts_report_cells_over_the_comm(page, lab_with_kernel, screen
     page.evaluate("() => window.jupyterapp.commands.execute('jupyter-warp:show-runs')")
     run = page.locator(f'.jp-WarpRuns-item[data-run-id="{RUN_ID}"]')
     run.wait_for(timeout=10_000)
-    assert run.locator(".jp-WarpRuns-status").inner_text() == "done · step 7"
+    assert run.locator(".jp-WarpRuns-status").inner_text() == "done"
+    assert run.locator(".jp-WarpRuns-meta").inner_text() == "step 7 · 1/1 section"
     assert replies(page, 2) == [
         {"action": "hello-ack", "version": FORMAT_VERSION},
         {"action": "inserted", "run_id": RUN_ID, "count": 3},

@@ -141,7 +141,8 @@ def test_outline_renders_without_kernel_and_report_inserts_as_cells(page, lab, s
     run = page.locator(f'.jp-WarpRuns-item[data-run-id="{RUN_ID}"]')
     run.wait_for(timeout=10_000)
     assert run.locator(".jp-WarpRuns-title").inner_text() == "Local models for report writing"
-    assert run.locator(".jp-WarpRuns-status").inner_text() == "done · step 12"
+    assert run.locator(".jp-WarpRuns-status").inner_text() == "done"
+    assert run.locator(".jp-WarpRuns-meta").inner_text() == "step 12 · 2/5 sections"
     page.evaluate("() => { window.jupyterapp.shell.currentWidget.content.activeCellIndex = 5; }")
     run.click()
     assert page.evaluate("() => window.jupyterapp.shell.currentWidget.content.activeCellIndex") == 0

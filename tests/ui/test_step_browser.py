@@ -104,7 +104,8 @@ def test_step_edit_run_and_cells_in_a_real_browser(warp_lab, page, tmp_path):
     # Streaming: the tree and the status line were updated in place; one tree, one status line.
     streamed = page.locator(".jp-Notebook .jp-Cell").nth(2)
     assert streamed.locator(".warp-outline").count() == 1
-    assert streamed.locator(".warp-outline-meta").inner_text().startswith("done · step 8")
+    assert streamed.locator(".warp-run-status").inner_text() == "done"
+    assert streamed.locator(".warp-outline-meta").inner_text().startswith("step 8")
     status = streamed.locator(".warp-status-line").all_inner_texts()
     assert len(status) == 1 and status[0].startswith("done: 8 steps"), status
     assert streamed.locator("li.warp-node[data-status='written']").count() == 3
@@ -139,14 +140,16 @@ def test_step_edit_run_and_cells_in_a_real_browser(warp_lab, page, tmp_path):
 
     # Run to the end.
     controller.locator("button", has_text="Run").click()
-    page.wait_for_function(f"() => {stepped}.querySelector('.warp-outline-meta')?.textContent.startsWith('done')",
+    page.wait_for_function(f"() => {stepped}.querySelector('.warp-run-status')?.textContent === 'done'",
                            timeout=60_000)
     page.wait_for_function(f"() => [...{stepped}.querySelectorAll('.warp-controller button')]"
                            ".find(b => b.textContent.includes('Step'))?.disabled === true")
     titles = outline.locator(".warp-node-title").all_inner_texts()
     assert titles[0] == RENAMED and len(titles) == 3
     assert [n.get_attribute("data-status") for n in nodes.all()] == ["written"] * 3
-    assert all(c.strip() == "2 cit." for c in outline.locator(".warp-cites").all_inner_texts())
+    assert all(c.strip() == "2 citations" for c in outline.locator(".warp-cites").all_inner_texts())
+    # The run is over: the tree's edit controls are off.
+    assert all(b.is_disabled() for b in outline.locator(".warp-editor button").all())
 
     sections = len(titles)
     markdown_cells = page.locator(".jp-Notebook .jp-MarkdownCell")

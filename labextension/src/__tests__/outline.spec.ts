@@ -86,7 +86,34 @@ describe('renderOutline', () => {
     expect(meta).toContain('step 12');
     expect(meta).toContain('2/5 sections written');
     expect(meta).toContain('4 searches');
-    expect(meta).toContain('1 extends');
+    expect(meta).toContain('1 extend ');
+    expect(meta).toContain('tokens 1.2k/567');
+    expect(header.querySelector('.jp-WarpOutline-meta')?.getAttribute('title')).toBe(
+      '1234 tokens in, 567 tokens out'
+    );
+  });
+
+  it('marks the cursor only while the run goes on', () => {
+    const running = renderOutline(OUTLINE);
+    expect(running.querySelectorAll('[data-cursor="true"]')).toHaveLength(1);
+    const done = renderOutline({ ...OUTLINE, status: 'done', state: 'done' });
+    expect(done.querySelectorAll('[data-cursor]')).toHaveLength(0);
+    expect(done.querySelector('.jp-WarpOutline-meta')?.textContent).toBe(
+      'step 12 · 2/5 sections written · 4 searches · 1 extend · tokens 1.2k/567'
+    );
+  });
+
+  it('never shows a locked section as an empty heading', () => {
+    const data = clone(OUTLINE);
+    data.nodes[2].status = 'locked';
+    const locked = node(renderOutline(data), 'section-3');
+    expect(locked.querySelector('.jp-WarpOutline-note')?.textContent).toBe(
+      'Locked before it was written.'
+    );
+    data.nodes[2].text = 'Kept as written.';
+    const written = node(renderOutline(data), 'section-3');
+    expect(written.querySelector('.jp-WarpOutline-note')).toBeNull();
+    expect(written.querySelector('.jp-WarpOutline-text')?.textContent).toBe('Kept as written.');
   });
 
   it('keeps markup in titles and texts as text', () => {
@@ -142,9 +169,13 @@ describe('renderOutline', () => {
     expect(root.querySelector('.jp-WarpOutline-node')).toBeNull();
   });
 
-  it('says so when the outline is still empty', () => {
+  it('says so when the outline is still empty, and why when the run is over', () => {
     const root = renderOutline({ ...OUTLINE, nodes: [] });
     expect(root.querySelector('.jp-WarpOutline-empty')?.textContent).toBe('No outline yet.');
+    const failed = renderOutline({ ...OUTLINE, status: 'failed', nodes: [] });
+    expect(failed.querySelector('.jp-WarpOutline-empty')?.textContent).toBe(
+      'No outline: the run ended before a plan.'
+    );
   });
 
   it('fills in optional fields', () => {
