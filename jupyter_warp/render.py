@@ -41,6 +41,7 @@ class Outline(TypedDict):
     status: str
     state: str
     step: int
+    max_steps: int
     cursor: str | None
     counts: dict[str, int]
     nodes: list[OutlineNode]
@@ -109,6 +110,7 @@ def outline(s: RunState) -> Outline:
         "status": s.status.value,
         "state": s.state.value,
         "step": s.step,
+        "max_steps": s.config.max_steps,
         "cursor": cursor[0] if cursor else None,
         "counts": {k: s.counters[k] for k in ("searches", "writes", "extends", "failed_steps", "tokens_in", "tokens_out")},
         "nodes": visit(s.report.sections, ""),

@@ -151,3 +151,18 @@ def test_jupyterlab_lists_the_built_extension_enabled_and_compatible(tmp_path):
     text = re.sub(r"\x1b\[[0-9;]*m", "", listing.stdout + listing.stderr)
     version = read_json(SOURCE / "package.json")["version"]
     assert re.search(rf"{NAME} v{re.escape(version)} enabled\s+OK", text), text
+
+
+def _ts_fields(interface: str) -> set[str]:
+    source = (SOURCE / "src" / "tokens.ts").read_text()
+    body = re.search(r"export interface " + interface + r" \{(.*?)\n\}", source, re.DOTALL).group(1)
+    return set(re.findall(r"^  (\w+)\??:", body, re.MULTILINE))
+
+
+def test_snapshot_types_mirror_tokens_ts():
+    """The engine's typed snapshot and the extension's interfaces name the same fields."""
+    from jupyter_warp import render
+
+    for py, ts in [(render.Outline, "IOutline"), (render.OutlineNode, "IOutlineNode"),
+                   (render.CellsPayload, "ICellsPayload"), (render.ReportCell, "IReportCell")]:
+        assert set(py.__annotations__) == _ts_fields(ts), ts

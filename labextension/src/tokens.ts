@@ -38,6 +38,8 @@ export const RUN_STATUSES = ['running', 'paused', 'done', 'failed', 'stopped'] a
 
 /** One node of a run's outline (`OUTLINE_MIME`). */
 export interface IOutlineNode {
+  /** Stable across user edits (positions shift when a node is added or deleted); absent in old outputs. */
+  id?: string;
   position: string;
   title: string;
   plan: string;
