@@ -12,10 +12,10 @@ the caller names (for example the AgentCPM-Report templates).
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Iterable
 
 from . import text as T
 

@@ -20,7 +20,7 @@ from typing import Any
 
 from ..errors import ConfigError
 from . import text as T
-from .judge import Ask, Judge, Judgement, Parser, ParseError, gbnf_literal, reply_json
+from .judge import Ask, Judge, Judgement, ParseError, Parser, gbnf_literal, reply_json
 from .records import ReportRecord
 from .sources import read_jsonl
 

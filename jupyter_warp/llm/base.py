@@ -61,7 +61,7 @@ class Backend(ABC):
     def close(self) -> None:
         """Release the model or connections."""
 
-    def __enter__(self) -> "Backend":
+    def __enter__(self) -> Backend:
         return self
 
     def __exit__(self, *exc: object) -> None:
