@@ -66,11 +66,12 @@ MAX_ID_CHARS = 80
 """Longest folder name a question id becomes (file systems allow 255 bytes)."""
 
 
-def _safe_id(raw: str) -> str:
+def _safe_id(raw: str, digest: bool = False) -> str:
     """A folder name for an id: safe characters only, at most ``MAX_ID_CHARS``; an id that had
-    to be cut or emptied keeps a digest of the whole, so two long ids stay apart."""
+    to be cut or emptied (or, ``digest``, that another id's folder name took) ends with a
+    digest of the whole, so that two ids never share a folder."""
     safe = re.sub(r"[^A-Za-z0-9_.-]+", "-", raw).strip("-.")
-    if safe and len(safe) <= MAX_ID_CHARS:
+    if safe and len(safe) <= MAX_ID_CHARS and not digest:
         return safe
     digest = hashlib.sha1(raw.encode("utf-8", "surrogatepass")).hexdigest()[:10]
     return f"{safe[:MAX_ID_CHARS - 11].rstrip('-.')}-{digest}".lstrip("-")
@@ -117,7 +118,7 @@ def load_questions(path: str | Path) -> QuestionFile:
         raw_id = str(raw_id)
         qid = _safe_id(raw_id)
         if folders.get(qid.casefold(), raw_id) != raw_id:  # another id makes the same folder name
-            qid = _safe_id(raw_id + "\0")
+            qid = _safe_id(raw_id, digest=True)
         if not isinstance(question, str) or not question.strip():
             out.problems.append(BatchResult(qid, "", "error", error=f"line {n} has no question (a non-empty string)"))
         elif raw_id in raw_ids:
@@ -130,10 +131,14 @@ def load_questions(path: str | Path) -> QuestionFile:
 
 
 def _result_from_run(q: Question, run: Run, folder: Path, started: float) -> BatchResult:
+    """The row of a question whose run ended (or stopped); a failed last step says why."""
     s = run.state
+    error = s.stop_reason if s.status != "done" else ""
+    last = run.steps[-1] if s.counters["failed_steps"] and run.steps else None
+    if last is not None and last.error:
+        error = f"{error}; last step: {last.error}" if error else f"the last step failed: {last.error}"
     return BatchResult(q.id, q.question, s.status.value, s.step, s.counters["tokens_in"], s.counters["tokens_out"],
-                       round(time.time() - started, 2), str(folder / "report.md"),
-                       s.stop_reason if s.status != "done" else "")
+                       round(time.time() - started, 2), str(folder / "report.md"), error)
 
 
 def _settled(q: Question, folder: Path) -> BatchResult | None:
@@ -191,6 +196,8 @@ def run_lockstep(questions: Sequence[Question], config: WarpConfig, out_dir: str
     results: dict[str, BatchResult] = {}
     runs: dict[str, tuple[Question, Run, float]] = {}
     pool = BackendPool()
+    batch_settings = config.to_dict(secrets=True)
+    """The batch's settings apply to a resumed run too: one model serves every question."""
     for q in questions:
         folder = out / q.id
         settled = _settled(q, folder)
@@ -199,7 +206,7 @@ def run_lockstep(questions: Sequence[Question], config: WarpConfig, out_dir: str
             continue
         try:
             run = open_run(q.question, run_dir=folder / "run", config=config, backend=backend, searcher=searcher,
-                           backends=pool)
+                           backends=pool, overrides=batch_settings)
             searcher = searcher or run.searcher
         except WarpError as exc:
             results[q.id] = BatchResult(q.id, q.question, "error", error=str(exc))
