@@ -73,8 +73,8 @@ def _safe_id(raw: str, digest: bool = False) -> str:
     safe = re.sub(r"[^A-Za-z0-9_.-]+", "-", raw).strip("-.")
     if safe and len(safe) <= MAX_ID_CHARS and not digest:
         return safe
-    digest = hashlib.sha1(raw.encode("utf-8", "surrogatepass")).hexdigest()[:10]
-    return f"{safe[:MAX_ID_CHARS - 11].rstrip('-.')}-{digest}".lstrip("-")
+    mark = hashlib.sha1(raw.encode("utf-8", "surrogatepass")).hexdigest()[:10]
+    return f"{safe[:MAX_ID_CHARS - 11].rstrip('-.')}-{mark}".lstrip("-")
 
 
 def load_questions(path: str | Path) -> QuestionFile:

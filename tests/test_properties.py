@@ -77,10 +77,11 @@ def test_reply_parser_raises_only_action_error_and_lets_no_tag_through(text: str
 
 
 # Citations. Words never look like citations: no brackets, no backslash, no spaces inside.
-word = st.text(alphabet=st.characters(blacklist_characters="[]\\{}.,;: \t\n\r", blacklist_categories=("Cs", "Cc", "Zs", "Zl", "Zp")),
-               min_size=1, max_size=8)
+word = st.text(alphabet=st.characters(blacklist_characters="[]\\{}.,;: \t\n\r",
+                                      blacklist_categories=("Cs", "Cc", "Zs", "Zl", "Zp")), min_size=1, max_size=8)
 key = st.integers(min_value=1, max_value=30)
-cite_forms = st.sampled_from(["[{k}]", "[textid{k}]", "\\cite{{textid{k}}}", "[{k}, {k2}]", "\\cite{{textid{k}, textid{k2}}}"])
+cite_forms = st.sampled_from(["[{k}]", "[textid{k}]", "\\cite{{textid{k}}}", "[{k}, {k2}]",
+                              "\\cite{{textid{k}, textid{k2}}}"])
 piece = st.one_of(word.map(lambda w: ("word", w)),
                   st.tuples(cite_forms, key, key).map(lambda t: ("cite", t[0].format(k=t[1], k2=t[2]))))
 

@@ -225,7 +225,8 @@ def test_a_run_dir_that_is_a_file(tmp_path: Path, index: Path, scripted_model: N
     for args in (["run", QUESTION, "--model", "scripted", "--index", str(index), "--run-dir", str(tmp_path / "afile")],
                  ["run", "--resume", str(tmp_path / "afile")]):
         code, err = cli(capsys, *args, "--quiet")
-        assert code == 2 and err.strip() == f"error: {tmp_path / 'afile'} is a file, not a run folder: pick another --run-dir"
+        assert code == 2
+        assert err.strip() == f"error: {tmp_path / 'afile'} is a file, not a run folder: pick another --run-dir"
     assert (tmp_path / "afile").read_text() == "mine"
 
 
