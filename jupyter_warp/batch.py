@@ -8,11 +8,15 @@ the batch is run again; an interrupted one is resumed.
 
 from __future__ import annotations
 
+import codecs
+import hashlib
 import json
+import os
 import re
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,7 +25,7 @@ from .config import WarpConfig
 from .errors import BackendUnavailableError, ConfigError, WarpError
 from .llm.base import Backend
 from .records import ChatRequest, Completion, Searcher
-from .runs import BackendPool, Run, open_run, peek
+from .runs import DAMAGED_HINT, BackendPool, Run, open_run, peek
 
 DEFAULT_TEMPLATE = Path(__file__).resolve().parent.parent / "notebooks" / "batch_template.ipynb"
 
@@ -58,8 +62,19 @@ class QuestionFile:
     """Lines that could not be used, each reported as an ``error`` row."""
 
 
-def _safe_id(value: Any) -> str:
-    return re.sub(r"[^A-Za-z0-9_.-]+", "-", str(value)).strip("-.") or "q"
+MAX_ID_CHARS = 80
+"""Longest folder name a question id becomes (file systems allow 255 bytes)."""
+
+
+def _safe_id(raw: str, digest: bool = False) -> str:
+    """A folder name for an id: safe characters only, at most ``MAX_ID_CHARS``; an id that had
+    to be cut or emptied (or, ``digest``, that another id's folder name took) ends with a
+    digest of the whole, so that two ids never share a folder."""
+    safe = re.sub(r"[^A-Za-z0-9_.-]+", "-", raw).strip("-.")
+    if safe and len(safe) <= MAX_ID_CHARS and not digest:
+        return safe
+    mark = hashlib.sha1(raw.encode("utf-8", "surrogatepass")).hexdigest()[:10]
+    return f"{safe[:MAX_ID_CHARS - 11].rstrip('-.')}-{mark}".lstrip("-")
 
 
 def load_questions(path: str | Path) -> QuestionFile:
@@ -68,41 +83,81 @@ def load_questions(path: str | Path) -> QuestionFile:
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"no questions file at {path}: give a JSONL file with one {{\"id\", \"question\"}} per line")
+    try:
+        data_bytes = path.read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"cannot read the questions file {path}: {exc.strerror or exc}") from None
     out = QuestionFile()
-    seen: set[str] = set()
-    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-        if not line.strip():
+    raw_ids: set[str] = set()
+    folders: dict[str, str] = {}
+    """Folder name (case-folded, as on macOS and Windows) -> the id that has it."""
+    for n, raw in enumerate(data_bytes.removeprefix(codecs.BOM_UTF8).split(b"\n"), 1):
+        if not raw.strip():
+            continue
+        try:
+            line = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            out.problems.append(BatchResult(f"line-{n}", "", "error",
+                                            error=f"line {n} is not valid UTF-8: save the questions file as UTF-8"))
             continue
         try:
             data = json.loads(line)
             if not isinstance(data, dict):
                 raise ValueError("not a JSON object")
         except ValueError as exc:
-            out.problems.append(BatchResult(f"line-{n}", line[:60], "error", error=f"line {n} is not valid JSON: {exc}"))
+            out.problems.append(BatchResult(f"line-{n}", line[:60], "error",
+                                            error=f"line {n} is not valid JSON: {exc}"))
             continue
-        text = str(data.get("question") or data.get("prompt") or "").strip()
-        qid = _safe_id(data.get("id", f"q{n}"))
-        if not text:
-            out.problems.append(BatchResult(qid, "", "error", error=f"line {n} has no question"))
-        elif qid in seen:
-            out.problems.append(BatchResult(qid, text, "error", error=f"line {n}: duplicate id {qid}"))
+        question = data.get("question") or data.get("prompt") or ""
+        raw_id = data.get("id")
+        raw_id = f"q{n}" if raw_id is None else raw_id
+        if not isinstance(raw_id, (str, int, float)) or isinstance(raw_id, bool):
+            out.problems.append(BatchResult(f"line-{n}", str(question)[:60], "error",
+                                            error=f"line {n}: the id must be a string or a number"))
+            continue
+        raw_id = str(raw_id)
+        qid = _safe_id(raw_id)
+        if folders.get(qid.casefold(), raw_id) != raw_id:  # another id makes the same folder name
+            qid = _safe_id(raw_id, digest=True)
+        if not isinstance(question, str) or not question.strip():
+            out.problems.append(BatchResult(qid, "", "error", error=f"line {n} has no question (a non-empty string)"))
+        elif raw_id in raw_ids:
+            out.problems.append(BatchResult(qid, question, "error", error=f"line {n}: duplicate id {raw_id[:80]}"))
         else:
-            seen.add(qid)
-            out.questions.append(Question(qid, text))
+            raw_ids.add(raw_id)
+            folders[qid.casefold()] = raw_id
+            out.questions.append(Question(qid, question.strip()))
     return out
 
 
 def _result_from_run(q: Question, run: Run, folder: Path, started: float) -> BatchResult:
+    """The row of a question whose run ended (or stopped); a failed last step says why."""
     s = run.state
+    error = s.stop_reason if s.status != "done" else ""
+    last = run.steps[-1] if s.counters["failed_steps"] and run.steps else None
+    if last is not None and last.error:
+        error = f"{error}; last step: {last.error}" if error else f"the last step failed: {last.error}"
     return BatchResult(q.id, q.question, s.status.value, s.step, s.counters["tokens_in"], s.counters["tokens_out"],
-                       round(time.time() - started, 2), str(folder / "report.md"),
-                       s.stop_reason if s.status != "done" else "")
+                       round(time.time() - started, 2), str(folder / "report.md"), error)
 
 
-def _finished_result(q: Question, folder: Path) -> BatchResult | None:
-    """A question already done in an earlier batch (same question, report written), or None."""
-    info = peek(folder / "run")
-    if info is None or info.status != "done" or info.question != q.question or not (folder / "report.md").is_file():
+def _settled(q: Question, folder: Path) -> BatchResult | None:
+    """The row of a question its folder settles before any work: done in an earlier batch
+    (``skipped``), or an ``error`` when the folder holds a run that must not be touched (another
+    question's, or a damaged one). None: run or resume it."""
+    try:
+        info = peek(folder / "run", strict=True)
+    except WarpError as exc:
+        problem = str(exc).removesuffix(f"; {DAMAGED_HINT}")
+        return BatchResult(q.id, q.question, "error",
+                           error=f"{problem}: move {folder} away to research this question again")
+    if info is None:
+        return None
+    if info.question != q.question:
+        return BatchResult(q.id, q.question, "error",
+                           error=f"{folder} holds the run of another question ({info.question[:60]!r}): give this "
+                                 f"question a new id, or move {folder} away to research it again")
+    if info.status != "done" or not (folder / "report.md").is_file():
         return None
     c = info.counters
     return BatchResult(q.id, q.question, "skipped", info.step, c.get("tokens_in", 0), c.get("tokens_out", 0), 0.0,
@@ -137,23 +192,25 @@ def run_lockstep(questions: Sequence[Question], config: WarpConfig, out_dir: str
                  backend: Backend | None = None, searcher: Searcher | None = None,
                  on_round: Callable[[int, int], None] | None = None) -> list[BatchResult]:
     """Step every question together; each round is one batched ``generate`` call."""
-    out = Path(out_dir)
+    out = check_out_dir(out_dir)
     results: dict[str, BatchResult] = {}
     runs: dict[str, tuple[Question, Run, float]] = {}
     pool = BackendPool()
+    batch_settings = config.to_dict(secrets=True)
+    """The batch's settings apply to a resumed run too: one model serves every question."""
     for q in questions:
         folder = out / q.id
-        done = _finished_result(q, folder)
-        if done:
-            results[q.id] = done
+        settled = _settled(q, folder)
+        if settled:
+            results[q.id] = settled
             continue
         try:
             run = open_run(q.question, run_dir=folder / "run", config=config, backend=backend, searcher=searcher,
-                           backends=pool)
+                           backends=pool, overrides=batch_settings)
+            searcher = searcher or run.searcher
         except WarpError as exc:
             results[q.id] = BatchResult(q.id, q.question, "error", error=str(exc))
             continue
-        searcher = searcher or run.searcher
         runs[q.id] = (q, run, time.time())
     rounds = 0
     while runs:
@@ -167,13 +224,21 @@ def run_lockstep(questions: Sequence[Question], config: WarpConfig, out_dir: str
                     del runs[qid]
                 else:
                     turns.append((qid, turn))
-            except WarpError as exc:
-                results[qid] = BatchResult(q.id, q.question, "error", run.state.step, error=str(exc))
+            except Exception as exc:  # one question crashing must not stop the others
+                error = str(exc) if isinstance(exc, WarpError) else f"{type(exc).__name__}: {exc}"
+                results[qid] = BatchResult(q.id, q.question, "error", run.state.step, error=error)
                 del runs[qid]
         if not turns:
             break
-        shared = backend or runs[turns[0][0]][1].backend
-        completions = _generate(shared, [t.request for _, t in turns])
+        try:
+            shared = backend or runs[turns[0][0]][1].backend
+            completions = _generate(shared, [t.request for _, t in turns])
+        except WarpError as exc:  # no model to ask: every running question stops, saved and resumable
+            for qid, (q, run, started) in runs.items():
+                results[qid] = _result_from_run(q, run, out / q.id, started)
+                results[qid].status = "failed"
+                results[qid].error = f"{exc}; the run is saved: run the batch again to resume it"
+            break
         for (qid, turn), completion in zip(turns, completions):
             q, run, started = runs[qid]
             try:
@@ -196,13 +261,20 @@ def run_papermill(questions: Sequence[Question], config: WarpConfig, out_dir: st
     template = Path(template or DEFAULT_TEMPLATE)
     if not template.is_file():
         raise ConfigError(f"no notebook template at {template}: pass --notebook PATH")
-    out = Path(out_dir)
+    out = check_out_dir(out_dir)
 
     def one(q: Question) -> BatchResult:
+        try:
+            return attempt(q)
+        except Exception as exc:  # one question crashing must not stop the others
+            error = str(exc) if isinstance(exc, WarpError) else f"{type(exc).__name__}: {exc}"
+            return BatchResult(q.id, q.question, "error", output=str(out / q.id), error=error)
+
+    def attempt(q: Question) -> BatchResult:
         folder = out / q.id
-        done = _finished_result(q, folder)
-        if done:
-            return done
+        settled = _settled(q, folder)
+        if settled:
+            return settled
         folder.mkdir(parents=True, exist_ok=True)
         started = time.time()
         notebook = folder / "executed.ipynb"
@@ -226,12 +298,32 @@ def run_papermill(questions: Sequence[Question], config: WarpConfig, out_dir: st
         return result
 
     results: list[BatchResult] = []
-    with ThreadPoolExecutor(max_workers=max(1, parallel)) as pool:
+    with _secrets_for_kernels(config), ThreadPoolExecutor(max_workers=max(1, parallel)) as pool:
         for result in pool.map(one, questions):
             results.append(result)
             if on_done:
                 on_done(result)
     return results
+
+
+@contextmanager
+def _secrets_for_kernels(config: WarpConfig) -> Iterator[None]:
+    """An ``api_key`` backend option reaches the kernels papermill starts as
+    ``$OPENAI_API_KEY`` (their environment), never as a parameter, which the executed
+    notebook would record."""
+    key = config.backend_options.get("api_key")
+    if not key:
+        yield
+        return
+    before = os.environ.get("OPENAI_API_KEY")
+    os.environ["OPENAI_API_KEY"] = str(key)
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop("OPENAI_API_KEY", None)
+        else:
+            os.environ["OPENAI_API_KEY"] = before
 
 
 def run_batch(questions: str | Path | Iterable[Question | str], *, config: WarpConfig | None = None,
@@ -251,6 +343,28 @@ def run_batch(questions: str | Path | Iterable[Question | str], *, config: WarpC
     else:
         rows = run_papermill(qs, config, out_dir, template=notebook, parallel=parallel, kernel_name=kernel_name)
     return problems + rows
+
+
+def check_out_dir(out_dir: str | Path) -> Path:
+    """The batch's output folder, refused before any work when it cannot be one."""
+    out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"--out-dir {out} is a file: give a folder for the questions' reports")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"cannot create the output folder {out}: {exc.strerror or exc}") from None
+    return out
+
+
+def write_summary(results: Sequence[BatchResult], out_dir: str | Path) -> Path:
+    """``OUT_DIR/summary.json``: every row, bad input lines included."""
+    path = Path(out_dir) / "summary.json"
+    try:
+        path.write_text(json.dumps([r.to_dict() for r in results], indent=1, ensure_ascii=False), encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot write {path}: {exc.strerror or exc}") from None
+    return path
 
 
 def summary_table(results: Sequence[BatchResult]) -> str:

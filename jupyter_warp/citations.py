@@ -69,7 +69,6 @@ def check_citations(text: str, allowed: Iterable[int]) -> CheckedText:
     """Normalise ``\\cite{textid7, textid2}``, ``[7, 2]`` and ``[textid7]`` to ``[7][2]``,
     keeping only keys in ``allowed``."""
     allowed_set = set(allowed)
-    cited: dict[int, None] = {}
     removed = 0
 
     def replace(match: re.Match[str]) -> str:
@@ -81,7 +80,6 @@ def check_citations(text: str, allowed: Iterable[int]) -> CheckedText:
                 continue
             key = int(key_match.group(1))
             if key in allowed_set:
-                cited.setdefault(key, None)
                 out.append(f"[{key}]")
             else:
                 removed += 1
@@ -90,6 +88,7 @@ def check_citations(text: str, allowed: Iterable[int]) -> CheckedText:
     text = _CITE_CMD.sub(replace, text)
     text = _BRACKET.sub(replace, text)
     text = re.sub(r"[ \t]+([.,;:])", r"\1", re.sub(r"[ \t]{2,}", " ", text))
+    cited = dict.fromkeys(int(k) for k in _RUN_KEY.findall(text))  # in the text's order, whatever the syntax
     return CheckedText(text=text.strip(), cited=list(cited), removed=removed)
 
 

@@ -4,7 +4,6 @@ terminal's display (a progress bar, one closing line). The work is the run drive
 from __future__ import annotations
 
 import argparse
-import json
 import shutil
 import sys
 import time
@@ -17,7 +16,7 @@ from .errors import ConfigError, WarpError
 from .options import add_config_arguments, overrides
 from .records import Step
 from .render import Snapshot
-from .runs import Run, RunHooks, open_run, resume_hint
+from .runs import Run, RunHooks, check_outputs, open_run, resume_hint
 
 
 @dataclass
@@ -103,10 +102,11 @@ def _run(args: argparse.Namespace) -> int:
         raise ConfigError("give either a QUESTION or --resume RUN_DIR, not both")
     if not args.resume and not (args.question or "").strip():
         raise ConfigError('the research question is empty: jupyter-warp run "YOUR QUESTION" --index DIR')
+    outputs = check_outputs([args.out]) if args.out else []  # before the run, not after it
     run = open_run(args.question, run_dir=args.resume or args.run_dir, overrides=overrides(args))
     if run.state.step:
         print(f"resuming {run.dir} at step {run.state.step} ({run.state.state})", file=sys.stderr)
-    return _drive(run, [Path(args.out) if args.out else run.dir / "report.md"], args.quiet)
+    return _drive(run, outputs or [run.dir / "report.md"], args.quiet)
 
 
 def _demo_args(p: argparse.ArgumentParser) -> None:
@@ -150,12 +150,13 @@ def _batch_args(p: argparse.ArgumentParser) -> None:
 def _batch(args: argparse.Namespace) -> int:
     from tqdm.auto import tqdm
 
-    from .batch import load_questions, run_lockstep, run_papermill, summary_table
+    from .batch import check_out_dir, load_questions, run_lockstep, run_papermill, summary_table, write_summary
 
     if args.parallel < 1:
         raise ConfigError(f"--parallel must be at least 1, got {args.parallel}")
     config = WarpConfig().replace(**overrides(args))
     loaded = load_questions(args.questions)
+    check_out_dir(args.out_dir)
     bar = tqdm(total=len(loaded.questions), disable=args.quiet, unit="question", desc="batch", file=sys.stderr)
     if args.lockstep:
         bar.reset(total=config.max_steps)
@@ -172,9 +173,7 @@ def _batch(args: argparse.Namespace) -> int:
     bar.close()
     rows = loaded.problems + rows
     print(summary_table(rows))
-    summary = Path(args.out_dir) / "summary.json"
-    summary.parent.mkdir(parents=True, exist_ok=True)
-    summary.write_text(json.dumps([r.to_dict() for r in rows], indent=1), encoding="utf-8")
+    write_summary(rows, args.out_dir)
     return 0 if all(r.status in ("done", "skipped") for r in rows) else 1
 
 

@@ -4,11 +4,13 @@ generated from it (``jupyter_warp.options``, ``kernel_magics.magics``)."""
 
 from __future__ import annotations
 
+import math
 import types
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Union, get_args, get_origin, get_type_hints
 
 from .errors import ConfigError
+
 
 def setting(default: Any, help: str, *, low: float | None = None, high: float | None = None,
             flag: str | None = None) -> Any:
@@ -69,6 +71,8 @@ class WarpConfig:
                     raise ConfigError(f"{f.name} must be {kind.__name__}, got {value!r}")
             if isinstance(value, (dict, str, bool)):
                 continue
+            if not math.isfinite(value):
+                raise ConfigError(f"{f.name} must be a finite number, got {value}")
             if low is not None and value < low or high is not None and value > high:
                 span = f"{low} to {high}" if high is not None else f"at least {low}"
                 raise ConfigError(f"{f.name} must be {span}, got {value}")
@@ -78,6 +82,10 @@ class WarpConfig:
             raise ConfigError("min_sections must be at most max_sections")
         if self.min_subsections > self.max_subsections:
             raise ConfigError("min_subsections must be at most max_subsections")
+        if self.constrained and self.write_max_chars <= self.min_section_chars:
+            raise ConfigError(f"write_max_chars ({self.write_max_chars}) must be above min_section_chars "
+                              f"({self.min_section_chars}), or no section could be accepted: raise one or lower "
+                              "the other")
         if not isinstance(self.backend_options, dict):
             raise ConfigError("backend_options must be a mapping of option names to values")
 

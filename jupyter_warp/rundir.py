@@ -10,6 +10,7 @@ the next open drops. A lock file keeps two processes from stepping one run.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -19,11 +20,12 @@ from typing import Any
 import filelock
 
 from .citations import CitationRegistry
-from .errors import RunError
+from .errors import RunError, WarpError
 from .records import Passage, Step
 from .state import RunState
 
 STATE, STEPS, PASSAGES, EDITS, LOCK = "state.json", "steps.jsonl", "passages.jsonl", "edits.jsonl", ".lock"
+DAMAGED_HINT = "restore the file, or research the question again in another run folder (nothing here is changed)"
 
 
 @dataclass
@@ -36,16 +38,33 @@ class RunInfo:
     counters: dict[str, int]
 
 
-def write_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file beside it (never a half file)."""
+def check_writable(path: str | Path) -> Path:
+    """Refuse an output path that cannot become a file (a folder, a file in the way of its
+    folder, a folder that cannot be written), so that a run fails before it starts."""
+    path = Path(path)
     if path.is_dir():
         raise RunError(f"{path} is a folder: give a file name such as {path / 'report.md'}")
+    parent = path.parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir():
+        raise RunError(f"cannot write {path}: {parent} is a file, not a folder; give another path")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise RunError(f"cannot write {path}: the folder {parent} is not writable; give another path")
+    return path
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file beside it (never a half file, and
+    no temporary file left behind when the write fails)."""
+    check_writable(path)
+    tmp = path.with_name(f".{path.name}.tmp")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.tmp")
         tmp.write_text(text, encoding="utf-8")
         tmp.replace(path)
     except OSError as exc:
+        tmp.unlink(missing_ok=True)
         raise RunError(f"cannot write {path}: {exc.strerror or exc}") from None
 
 
@@ -103,9 +122,9 @@ class RunDir:
         try:
             data = json.loads(state_file.read_text(encoding="utf-8"))
         except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise RunError(f"{state_file} is unreadable ({exc}); the step log {self.path / STEPS} is intact") from None
+            raise RunError(f"{state_file} is unreadable ({exc}); {DAMAGED_HINT}") from None
         if not isinstance(data, dict):
-            raise RunError(f"{state_file} does not hold a run state (a JSON object)")
+            raise RunError(f"{state_file} does not hold a run state (a JSON object); {DAMAGED_HINT}")
         return data
 
     def info(self) -> RunInfo | None:
@@ -122,14 +141,21 @@ class RunDir:
         data = self.read_json()
         count = data.get("registry_size", 0)
         passage_lines = _lines(self.path / PASSAGES)
-        if not isinstance(count, int) or len(passage_lines) < count:
+        if not isinstance(count, int) or isinstance(count, bool) or not 0 <= count <= len(passage_lines):
             raise RunError(f"{self.path / PASSAGES} holds {len(passage_lines)} passages, {STATE} expects {count}: "
-                           "the run folder is damaged")
+                           f"the run folder is damaged; {DAMAGED_HINT}")
         try:
             passages = [Passage.from_dict(json.loads(line)) for line in passage_lines[:count]]
-        except (ValueError, TypeError) as exc:
-            raise RunError(f"{self.path / PASSAGES} is damaged ({exc})") from None
-        state = RunState.from_dict(data, CitationRegistry.from_list(passages))
+        except Exception as exc:  # any malformed record: the file, not the code, is at fault
+            raise RunError(f"{self.path / PASSAGES} is damaged ({type(exc).__name__}: {exc}); "
+                           f"{DAMAGED_HINT}") from None
+        try:
+            state = RunState.from_dict(data, CitationRegistry.from_list(passages))
+        except Exception as exc:
+            reason = str(exc) if isinstance(exc, WarpError) else f"{type(exc).__name__}: {exc}"
+            raise RunError(f"{self.path / STATE} is not a valid run state ({reason}); {DAMAGED_HINT}") from None
+        if state.step < 0:
+            raise RunError(f"{self.path / STATE} names step {state.step}; {DAMAGED_HINT}")
         self._stamp = self._stat()
         if repair:
             _keep(self.path / PASSAGES, passage_lines[:count])

@@ -29,7 +29,7 @@ from .prompts import PromptRenderer
 from .records import Completion, Searcher, Step
 from .render import Snapshot, report_notebook, snapshot
 from .report import Report
-from .rundir import STATE, RunDir, RunInfo, write_atomic
+from .rundir import DAMAGED_HINT, STATE, RunDir, RunInfo, check_writable, write_atomic
 from .state import RunState
 
 SearcherFactory = Callable[[str], Searcher]
@@ -107,9 +107,17 @@ def find_runs(folder: str | Path) -> list[Path]:
     return sorted({p.parent for p in Path(folder).rglob(STATE) if ".ipynb_checkpoints" not in p.parts})
 
 
-def peek(run_dir: str | Path) -> RunInfo | None:
-    """A run directory's question, status and counters, without loading it (None: no run)."""
-    return RunDir(run_dir).info()
+def peek(run_dir: str | Path, strict: bool = False) -> RunInfo | None:
+    """A run directory's question, status and counters, without loading it (None: no run).
+    ``strict``: a ``state.json`` that cannot be read raises ``RunError`` instead of None."""
+    files = RunDir(run_dir)
+    info = files.info()
+    if info is None and strict:
+        files.check_usable()
+        if files.exists():
+            files.read_json()  # raises what is wrong with the file, else it lacks a field
+            raise RunError(f"{files.path / STATE} is not a valid run state; {DAMAGED_HINT}")
+    return info
 
 
 class Run:
@@ -150,7 +158,8 @@ class Run:
                **overrides: Any) -> Run:
         """Load a run to go on with it; ``overrides`` change settings such as ``max_steps``."""
         files = RunDir(run_dir)
-        state = files.load(repair=True)
+        with files.lock():  # the repair must not cut a step another process is saving
+            state = files.load(repair=True)
         before = state.config
         state.config = before.replace(**{**overrides, "backend_options": {**before.backend_options,
                                                                            **overrides.get("backend_options", {})}})
@@ -336,6 +345,8 @@ def open_run(question: str | None = None, *, run_dir: str | Path | None = None, 
     ``overrides``. ``collaborators``: ``backend``, ``searcher``, ``backends`` (a pool),
     ``searcher_factory``."""
     overrides = overrides or {}
+    if run_dir is not None:
+        RunDir(run_dir).check_usable()
     if run_dir is not None and RunDir(run_dir).exists():
         run = Run.resume(run_dir, **collaborators, **overrides)
         if question and question.strip() != run.state.query:
@@ -360,10 +371,17 @@ def open_run(question: str | None = None, *, run_dir: str | Path | None = None, 
     return Run.create(question, config, run_dir=run_dir, run_root=run_root, **collaborators)
 
 
+def check_outputs(outputs: Iterable[str | Path]) -> list[Path]:
+    """The report paths a front end will hand to ``Run.finish``, each refused with one line
+    before the run starts when it cannot become a file (a folder, a file in the way)."""
+    return [check_writable(path) for path in outputs]
+
+
 def _need(position: str | None) -> str:
     if not position:
         raise ConfigError("this edit needs a position such as section-2.1")
     return position
 
 
-__all__ = ["Run", "RunHooks", "RunResult", "BackendPool", "open_run", "peek", "resume_hint", "new_run_id"]
+__all__ = ["Run", "RunHooks", "RunResult", "BackendPool", "open_run", "peek", "resume_hint", "new_run_id",
+           "check_outputs", "DAMAGED_HINT"]

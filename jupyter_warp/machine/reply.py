@@ -20,6 +20,16 @@ _ACTION = re.compile(r"<action>(.*?)(?:</action>|$)", re.DOTALL | re.IGNORECASE)
 TAG = re.compile(r"</?(?:think|thought|action|answer|tool_call|im_start|im_end)[^>]*>", re.IGNORECASE)
 
 
+def strip_tags(text: str) -> str:
+    """``text`` without reply tags, removed until none is left: one pass would turn
+    ``<thou<thought>ght>`` into a tag."""
+    while True:
+        stripped = TAG.sub("", text)
+        if stripped == text:
+            return text
+        text = stripped
+
+
 class ActionError(ValueError):
     """The reply does not carry a valid action for this phase."""
 
@@ -36,7 +46,7 @@ def split_reply(text: str) -> Reply:
     """Find the thought and the action, dropping ``<think>`` blocks the model may add."""
     text = _THINK.sub("", text)
     thought_match = _THOUGHT.search(text)
-    thought = TAG.sub("", thought_match.group(1)).strip() if thought_match else ""
+    thought = strip_tags(thought_match.group(1)).strip() if thought_match else ""
     action_match = _ACTION.search(text)
     if not action_match:
         raise ActionError("no <action> tag in the reply")
@@ -51,7 +61,12 @@ def parse_json_action(text: str, allowed: tuple[str, ...]) -> dict[str, Any]:
     try:
         data = json.loads(text)
     except json.JSONDecodeError:
-        data = json_repair.loads(text)
+        try:
+            data = json_repair.loads(text)
+        except RecursionError:
+            raise ActionError("the action nests too deeply to be read") from None
+    except RecursionError:
+        raise ActionError("the action nests too deeply to be read") from None
     if isinstance(data, list) and len(data) == 1:
         data = data[0]
     if not isinstance(data, dict):
@@ -69,7 +84,7 @@ def clean_text(value: Any, what: str, limit: int = 400) -> str:
     """A non-empty string field, tags removed, cut to ``limit`` characters."""
     if not isinstance(value, str) or not value.strip():
         raise ActionError(f"{what} must be a non-empty string")
-    return TAG.sub("", value).strip()[:limit]
+    return strip_tags(value).strip()[:limit]
 
 
 def titled_entries(items: Any, low: int, high: int, what: str) -> list[dict[str, str]]:

@@ -12,7 +12,7 @@ from ..prompts.variables import condensed
 from ..records import Step
 from . import Phase, RunStatus, advance, finish, move
 from .gbnf import head, head_bound, seq, string
-from .reply import TAG, ActionError, Reply, parse_json_action
+from .reply import ActionError, Reply, parse_json_action, strip_tags
 from .stage import Context, Stage, Turn
 
 
@@ -86,7 +86,7 @@ def validate_search(action: dict[str, Any], config: WarpConfig) -> dict[str, Any
     seen: dict[str, None] = {}
     for kw in keywords:
         if isinstance(kw, str) and kw.strip():
-            seen.setdefault(TAG.sub("", kw).strip()[:200], None)
+            seen.setdefault(strip_tags(kw).strip()[:200], None)
     if not seen:
         raise ActionError(f"search needs 1 to {config.max_keywords} non-empty keywords")
     if len(seen) > config.max_keywords:

@@ -14,7 +14,7 @@ from ..prompts.variables import condensed, render_passages
 from ..records import Passage, Step
 from . import Phase, advance
 from .gbnf import alts, head_bound, rep, thought
-from .reply import TAG, ActionError, Reply
+from .reply import ActionError, Reply, strip_tags
 from .stage import Context, Stage, Turn
 
 SEGMENT_CHARS = 250
@@ -94,7 +94,7 @@ class WriteStage(Stage):
 
 def validate_section(body: str, allowed: Iterable[int], language: str, config: WarpConfig) -> CheckedText:
     """Check a section body; return it with citations normalised to ``[k]``."""
-    body = TAG.sub("", body).strip()
+    body = strip_tags(body).strip()
     if _HEADING.search(body):
         raise ActionError("a section must not contain # headings")
     checked = check_citations(body, allowed)
