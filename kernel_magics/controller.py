@@ -69,7 +69,7 @@ class StepController:
         self.pause_button = self._button("Pause", "stop after the current step; Step or Run continue",
                                          self._click_pause, "pause")
         self.stop_button = self._button("Stop", "end the run with the report as it is", self._click_stop, "stop")
-        self.status = ipywidgets.HTML()
+        self.status = ipywidgets.HTML(layout=ipywidgets.Layout(flex="1 1 auto", min_width="0"))
         self.detail = ipywidgets.HTML()
         bar = ipywidgets.HBox([self.step_button, self.run_button, self.pause_button, self.stop_button, self.status],
                               layout=ipywidgets.Layout(align_items="center"))
@@ -78,7 +78,8 @@ class StepController:
         self.refresh()
 
     def _button(self, label: str, tooltip: str, handler: Callable[[Any], None], icon: str) -> ipywidgets.Button:
-        b = ipywidgets.Button(description=label, tooltip=tooltip, icon=icon, layout=ipywidgets.Layout(width="auto"))
+        b = ipywidgets.Button(description=label, tooltip=tooltip, icon=icon,
+                              layout=ipywidgets.Layout(width="auto", flex="0 0 auto"))  # never cut to "St…"
         b.on_click(handler)
         return b
 

@@ -101,7 +101,6 @@ class Ticker:
         self.stop()
         self.clock.reset()
         self._stop.clear()
-        self.show(line(0, 0.0))
 
         def tick() -> None:
             frame = 0
@@ -113,6 +112,7 @@ class Ticker:
                     return
 
         self._thread = threading.Thread(target=tick, name="warp-ticker", daemon=True)
+        self.show(line(0, 0.0))
         self._thread.start()
 
     def stop(self) -> None:
