@@ -29,7 +29,7 @@ from .frontend import FrontendLink
 from .live import RunViews
 from .outline import OutlineWidget
 from .stepview import step_html
-from .views import settled_line, state_label, status_bundle
+from .views import closing_line, settled_line, state_label, status_bundle
 
 PAUSING = "pausing after the current step"
 
@@ -86,7 +86,9 @@ class StepController:
     # What a cell shows.
     def show(self, hint: str = "") -> StepController:
         """The controller and the run's outputs in the cell being executed (``%%warp --step``)."""
-        self.views.show(self.widget, hint=self.run.snapshot().summary if self.done else hint)
+        s = self.run.state
+        over = closing_line(self.run.snapshot().outline, s.wall_s, s.stop_reason)
+        self.views.show(self.widget, hint=over if self.done else hint)
         return self
 
     def _ipython_display_(self) -> None:

@@ -46,10 +46,10 @@ class CellDisplay:
         self._lock = threading.Lock()
         self._handle = display(bundle, raw=True, display_id=True, metadata=metadata or {})
 
-    def update(self, bundle: dict[str, Any], force: bool = False) -> None:
+    def update(self, bundle: dict[str, Any]) -> None:
         """Show ``bundle`` in place of what this output shows (nothing sent if it is the same)."""
         with self._lock:
-            if bundle == self.bundle and not force:
+            if bundle == self.bundle:
                 return
             self.bundle = bundle
             if self._handle is None:
@@ -61,12 +61,6 @@ class CellDisplay:
     def clear(self) -> None:
         """Show nothing here any more (the output stays, empty)."""
         self.update(EMPTY)
-
-    def say(self, text: str) -> Callable[[str], None]:
-        """A new line of text in the same cell as this output; returns its updater."""
-        holder: list[CellDisplay] = []
-        self._home.copy().run(lambda: holder.append(CellDisplay(text_bundle(text))))
-        return lambda new: holder[0].update(text_bundle(new))
 
     def _send(self, bundle: dict[str, Any]) -> None:
         assert self._handle is not None

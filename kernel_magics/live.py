@@ -29,7 +29,7 @@ from jupyter_warp.wording import state_label
 from .cells import deliver_report
 from .display import EMPTY, CellDisplay, Ticker, text_bundle
 from .frontend import FrontendLink
-from .views import SPINNER, outline_bundle, progress_line, settled_line
+from .views import SPINNER, closing_line, outline_bundle, progress_line, settled_line
 
 
 class Lines:
@@ -195,7 +195,8 @@ class RunViews:
             callback(shot)
         for shown in self.widgets:
             shown.clear()
-        self.lines.set(note, *lines, shot.summary)
+        state = self.run.state
+        self.lines.set(note, *lines, closing_line(shot.outline, state.wall_s, state.stop_reason))
         if self.cells:
             show = self.report.update if self.report is not None else _display
             outcome = deliver_report(shot.cells, shot.markdown, self.link, show, next_input=next_input, say=self.say)

@@ -29,7 +29,7 @@ from jupyter_warp.wording import (
 
 from .safe_markdown import escape_markdown, markdown_html
 
-__all__ = ["status_line", "progress_line", "status_bundle", "outline_html", "outline_bundle", "Clock",
+__all__ = ["status_line", "progress_line", "closing_line", "status_bundle", "outline_html", "outline_bundle", "Clock",
            "short_number", "state_label", "escape_markdown", "markdown_html", "SPINNER"]
 
 SPINNER = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
@@ -63,6 +63,13 @@ def progress_line(outline: Mapping[str, Any], doing: str, elapsed: float, frame:
 def settled_line(outline: Mapping[str, Any], *, rejected: int = 0, fallbacks: int = 0) -> str:
     """Between steps: the header line and the rejected replies and fallbacks so far."""
     return " · ".join([run_meta(outline), *_extras(rejected, fallbacks)])
+
+
+def closing_line(outline: Mapping[str, Any], wall_s: float, reason: str = "") -> str:
+    """The run's last line, in the same words: ``done · step 8/140 · 3/3 sections written ·
+    4 searches · 0 extends · tokens 4.7k/56 · 5.6 s · every section written``."""
+    parts = [str(outline.get("status", "")), run_meta(outline), f"{wall_s:.1f} s"]
+    return " · ".join(parts + ([reason] if reason else []))
 
 
 def status_bundle(line: str) -> dict[str, str]:

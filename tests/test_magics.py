@@ -21,7 +21,7 @@ from jupyter_warp.mime import CELLS_MIME, OUTLINE_MIME
 from kernel_magics import parsers
 from kernel_magics.magics import CONFIG_FIELDS, Warp
 from kernel_magics.result import WarpResult
-from kernel_magics.views import SPINNER
+from kernel_magics.views import SPINNER, short_number
 
 WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
 
@@ -198,7 +198,9 @@ def test_streaming_run_updates_in_place_and_binds_the_result(shell):
     assert outline[OUTLINE_MIME]["nodes"][0]["status"] == "written"
     assert "text/html" in outline and "text/markdown" in outline
     assert outline["text/plain"].splitlines()[2] == "  1 Part 1 — written, 2 citations"
-    assert progress["text/plain"] == res.run.snapshot().summary
+    assert progress["text/plain"] == (f"done · step {res.run.state.step}/140 · 3/3 sections written · 4 searches · "
+                                      f"0 extends · tokens {short_number(res.run.state.counters['tokens_in'])}/56 · "
+                                      f"{res.run.state.wall_s:.1f} s · {res.run.state.stop_reason}")
     # The outline was replaced after every step, in the shared wording.
     outlines = [u for u in updates(cap) if OUTLINE_MIME in u]
     assert [o[OUTLINE_MIME]["step"] for o in outlines] == list(range(1, res.run.state.step + 1))
@@ -266,7 +268,8 @@ def test_interrupt_stops_the_run_and_the_outline_says_stopped(shell):
     final = final_outputs(cap)
     assert final[0][OUTLINE_MIME]["status"] == "stopped" and final[0][OUTLINE_MIME]["step"] == 3
     assert final[1]["text/plain"].startswith("interrupted: the run is saved: continue it with `%warp_resume runs/int`")
-    assert "stopped: 3 steps" in final[1]["text/plain"]
+    assert "\nstopped · step 3/140 · " in final[1]["text/plain"]
+    assert final[1]["text/plain"].endswith(" s · interrupted by the user")
     assert not any(WIDGET_MIME in o for o in final)
 
 
@@ -279,7 +282,7 @@ def test_per_cell_flags_override_traits_and_out_writes_a_notebook(shell, tmp_pat
     nb = nbformat.read(tmp_path / "out" / "report.ipynb", as_version=4)
     nbformat.validate(nb)
     assert len(nb.cells) == len(shell.user_ns["warp"].report.sections) + 1
-    assert final_outputs(cap)[1]["text/plain"].startswith("report saved to out/report.ipynb\ndone: ")
+    assert final_outputs(cap)[1]["text/plain"].startswith("report saved to out/report.ipynb\ndone · step ")
 
 
 def test_cells_headless_emit_the_report_output(shell):

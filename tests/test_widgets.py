@@ -153,7 +153,7 @@ def test_stop_from_the_button_ends_the_run_in_the_step_cell(tmp_path, cell):
     widget, outline, progress, report = final_outputs(cell)
     assert widget == {}  # the controller's output is emptied: no widget view is saved
     assert outline[OUTLINE_MIME]["status"] == "stopped" and outline[OUTLINE_MIME]["step"] == 4
-    assert progress["text/plain"].startswith(f"report saved to {tmp_path / 'report.md'}\nstopped: 4 steps")
+    assert progress["text/plain"].startswith(f"report saved to {tmp_path / 'report.md'}\nstopped · step 4/140 · ")
     assert "Step or Run" not in progress["text/plain"]  # the hint is gone once steps were taken
     assert report[CELLS_MIME]["run_id"] == c.run.run_id
     assert (tmp_path / "report.md").read_text().startswith("# Report")
@@ -171,7 +171,7 @@ def test_finishing_from_a_background_run_delivers_the_report_once(tmp_path, cell
     assert len(reports) == 1 and reports[0][CELLS_MIME]["run_id"] == c.run.run_id
     final = final_outputs(cell)
     assert [list(o)[:1] for o in final] == [[], [OUTLINE_MIME], ["text/plain"], [CELLS_MIME]]
-    assert final[1][OUTLINE_MIME]["status"] == "done" and final[2]["text/plain"].startswith("done: ")
+    assert final[1][OUTLINE_MIME]["status"] == "done" and final[2]["text/plain"].startswith("done · step ")
     assert "no notebook frontend" in final[2]["text/plain"]  # no link: the Markdown output is the report
     # Every step replaced the static outline in place (the runs panel and a saved notebook read it).
     steps = [o.data[OUTLINE_MIME]["step"] for o in cell.outputs if o.update and OUTLINE_MIME in o.data]
@@ -431,7 +431,7 @@ def test_load_ext_greets_the_frontend_and_to_cells_uses_the_link(recording_comm,
         # The report output is there for the note; no "sent"/"inserted" message beside it.
         final = final_outputs(cap)
         assert [list(o)[0] for o in final] == [OUTLINE_MIME, "text/plain", CELLS_MIME]
-        assert final[1]["text/plain"].startswith("done: ")
+        assert final[1]["text/plain"].startswith("done · step ")
         outcome = sh.user_ns["warp"].to_cells()
         assert outcome.mode == "sent"
     finally:

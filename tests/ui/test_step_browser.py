@@ -161,7 +161,7 @@ def test_a_real_run_streamed_and_stepped_then_saved_and_reopened(warp_lab, page,
     assert item.locator(".jp-WarpRuns-meta").inner_text() == "step 8/140 · 3/3 sections"
     check_final_cell(page, STREAMED)
     streamed = cell(page, STREAMED)
-    assert streamed.locator(PROGRESS).inner_text().startswith("done: 8 steps")
+    assert streamed.locator(PROGRESS).inner_text().startswith("done · step 8/140 · 3/3 sections written")
     # The report once: a note in the output, the cells below; its text is not in any output.
     note = streamed.locator(".jp-WarpReport")
     page.wait_for_function("() => document.querySelector('.jp-WarpReport')?.dataset.inserted === 'true'")
@@ -187,6 +187,7 @@ def test_a_real_run_streamed_and_stepped_then_saved_and_reopened(warp_lab, page,
     assert controller.locator(".warp-step-action").inner_text().startswith("planned “Report” in 3 sections")
     assert "Step or Run above" not in stepped.locator(PROGRESS).inner_text()
     controller.locator(".warp-step-passages summary").first.click()
+    controller.locator(".warp-step-passages li summary").nth(1).click()  # a passage's text, rendered
     shot(page, tmp_path, "step_panel.png")
     tree = controller.locator(".warp-outline")
     tree.locator("li.warp-node[data-position='section-1'] > .warp-node-row").click()
@@ -211,7 +212,8 @@ def test_a_real_run_streamed_and_stepped_then_saved_and_reopened(warp_lab, page,
     page.wait_for_function("() => document.querySelectorAll('.jp-Notebook .jp-MarkdownCell').length === 8")
     assert stepped.locator(".jp-WarpReport").inner_text() == (
         "Report: 3 sections + References, inserted below · Insert again")
-    assert stepped.locator(PROGRESS).inner_text().startswith("done: ")
+    assert stepped.locator(PROGRESS).inner_text().startswith("done · step 8/20 · 3/3 sections written")
+    assert "))" not in stepped.locator(PROGRESS).inner_text()
     assert panel_item(page, stepped_id).locator(".jp-WarpRuns-status").inner_text() == "done"
 
     # Insert on the --step --cells cell: the report goes below it, once.
