@@ -82,8 +82,8 @@ def shot(page, tmp_path: Path, name: str) -> None:
 
 
 def cell_index(page, source_start: str) -> int:
-    return page.evaluate(f"(s) => {CURRENT}.content.model.sharedModel.cells.findIndex(c => c.getSource().startsWith(s))",
-                         source_start)
+    return page.evaluate(f"(s) => {CURRENT}.content.model.sharedModel.cells"
+                         ".findIndex(c => c.getSource().startsWith(s))", source_start)
 
 
 def cell(page, source_start: str):
@@ -119,6 +119,13 @@ def panel_item(page, run_id: str):
     return page.locator(f'.jp-WarpRuns-item[data-run-id="{run_id}"]')
 
 
+def wait_status(page, run_id: str, status: str) -> None:
+    """The runs panel shows ``status`` for the run (it redraws shortly after outputs change)."""
+    selector = f'.jp-WarpRuns-item[data-run-id="{run_id}"] .jp-WarpRuns-status'
+    page.wait_for_function("([s, want]) => document.querySelector(s)?.textContent === want", arg=[selector, status],
+                           timeout=10_000)
+
+
 def check_final_cell(page, source: str) -> None:
     """A %%warp cell after its run: the final tree from the static output, no widget view."""
     warp = cell(page, source)
@@ -133,7 +140,8 @@ def test_a_real_run_streamed_and_stepped_then_saved_and_reopened(warp_lab, page,
     started = time.monotonic()
     page.set_default_timeout(60_000)
     page.goto(warp_lab.doc_url("warp.ipynb"))
-    page.wait_for_function(f"() => {CURRENT}?.sessionContext?.session?.kernel?.status === 'idle'")
+    page.wait_for_function("() => window.jupyterapp?.shell.currentWidget?.sessionContext?.session?.kernel"
+                           "?.status === 'idle'")
     run_cell(page, 0)
     run_cell(page, 1)
     page.evaluate("() => window.jupyterapp.commands.execute('jupyter-warp:show-runs')")
@@ -148,8 +156,10 @@ def test_a_real_run_streamed_and_stepped_then_saved_and_reopened(warp_lab, page,
     seen = set()
     progress = []
     while page.evaluate(f"() => {CURRENT}.sessionContext.session.kernel.status") == "busy":
-        if item.locator(".jp-WarpRuns-status").inner_text() == "running":
-            seen.add(item.locator(".jp-WarpRuns-meta").inner_text())
+        status, meta = item.evaluate("e => [e.querySelector('.jp-WarpRuns-status').textContent,"
+                                     " e.querySelector('.jp-WarpRuns-meta').textContent]")
+        if status == "running":
+            seen.add(meta)
         progress += page.locator(".jp-Notebook .jp-Cell").nth(2).locator(PROGRESS).all_inner_texts()
         if len(seen) == 2:
             shot(page, tmp_path, "run_streaming.png")
@@ -157,7 +167,7 @@ def test_a_real_run_streamed_and_stepped_then_saved_and_reopened(warp_lab, page,
     assert len(seen) >= 2 and all(" · step " in meta for meta in seen), seen  # the step moved on while running
     assert any(text[:1] in SPINNER and " s · step " in text for text in progress), progress
     wait_idle(page, 2)
-    assert item.locator(".jp-WarpRuns-status").inner_text() == "done"
+    wait_status(page, streamed_id, "done")
     assert item.locator(".jp-WarpRuns-meta").inner_text() == "step 8/140 · 3/3 sections"
     check_final_cell(page, STREAMED)
     streamed = cell(page, STREAMED)
@@ -214,7 +224,7 @@ def test_a_real_run_streamed_and_stepped_then_saved_and_reopened(warp_lab, page,
         "Report: 3 sections + References, inserted below · Insert again")
     assert stepped.locator(PROGRESS).inner_text().startswith("done · step 8/20 · 3/3 sections written")
     assert "))" not in stepped.locator(PROGRESS).inner_text()
-    assert panel_item(page, stepped_id).locator(".jp-WarpRuns-status").inner_text() == "done"
+    wait_status(page, stepped_id, "done")
 
     # Insert on the --step --cells cell: the report goes below it, once.
     step_at = cell_index(page, STEPPED)
@@ -236,7 +246,7 @@ def test_a_real_run_streamed_and_stepped_then_saved_and_reopened(warp_lab, page,
     for source in (STREAMED, STEPPED):
         check_final_cell(page, source)
     for run_id in (streamed_id, stepped_id):
-        assert panel_item(page, run_id).locator(".jp-WarpRuns-status").inner_text() == "done"
+        wait_status(page, run_id, "done")
     shot(page, tmp_path, "after_restart.png")
     page.wait_for_function(f"() => !{CURRENT}.context.model.dirty")
     saved = nbformat.read(str(warp_lab.root / "warp.ipynb"), as_version=4)
@@ -255,7 +265,7 @@ def test_a_real_run_streamed_and_stepped_then_saved_and_reopened(warp_lab, page,
             check_final_cell(page, source)
         assert cell(page, STEPPED).locator(".jp-WarpOutline-title").first.inner_text() == RENAMED
         page.evaluate("() => window.jupyterapp.commands.execute('jupyter-warp:show-runs')")
-        assert panel_item(page, stepped_id).locator(".jp-WarpRuns-status").inner_text() == "done"
+        wait_status(page, stepped_id, "done")
         cell(page, STEPPED).scroll_into_view_if_needed()
         shot(page, tmp_path, "reopened_saved.png")
 
