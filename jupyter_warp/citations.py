@@ -3,12 +3,14 @@ passages shown, and the final renumbering ``[1]``, ``[2]``... with a References 
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import quote
 
-from .records import Passage
+from .records import Passage, printable
 
 _CITE_CMD = re.compile(r"\\cite[tp]?\{([^}]*)\}")
 _BRACKET = re.compile(r"\[((?:\s*(?:textid|id)?\d+\s*[,;]?)+)\]", re.IGNORECASE)
@@ -104,9 +106,74 @@ def renumberer(order: list[int]):  # type: ignore[no-untyped-def]
 
 def reference_lines(order: list[int], registry: CitationRegistry) -> list[str]:
     """One line per cited passage, numbered as in the renumbered report."""
-    lines = []
-    for n, key in enumerate(order, 1):
-        p = registry.passages[key]
-        label = f"{p.title} — " if p.title else ""
-        lines.append(f"[{n}] {label}{p.location()}")
-    return lines
+    return [reference_line(n, registry.passages[key]) for n, key in enumerate(order, 1)]
+
+
+# The References formatting: a link to the file, its page and heading.
+LINKED_HEADINGS = (".md", ".markdown", ".ipynb")
+"""Files JupyterLab opens at a heading given as ``#Heading-text``."""
+
+
+def reference_line(n: int, passage: Passage, base: str | os.PathLike[str] | None = None) -> str:
+    """``[n] Title — [docs/notes.md](docs/notes.md#Heading-text), p. 3, § Intro > Heading text``.
+
+    The link is relative to ``base`` (default: the working folder, which in a notebook is
+    the notebook's folder, so JupyterLab opens the file), percent-encoded, and points at the
+    page of a PDF or the heading of a Markdown file or notebook. A file with no relative
+    path from there (another drive) is named as plain text."""
+    p = passage
+    label = f"{printable(p.title)} — " if p.title else ""
+    where = [_file_link(p, base)]
+    if p.page is not None:
+        where.append(f"p. {p.page}")
+    if p.heading:
+        where.append(f"§ {printable(p.heading)}")
+    return f"[{n}] {label}{', '.join(where)}"
+
+
+def _file_link(p: Passage, base: str | os.PathLike[str] | None) -> str:
+    try:
+        relative = os.path.relpath(p.path, base if base is not None else os.curdir)
+    except ValueError:
+        return _link_text(printable(p.path))
+    outside = relative == os.pardir or relative.startswith(os.pardir + os.sep)
+    shown = _link_text(printable(p.path if outside else relative))
+    href = quote(relative.replace(os.sep, "/"), errors="surrogateescape")
+    suffix = os.path.splitext(p.path)[1].lower()
+    if suffix == ".pdf" and p.page is not None:
+        href += f"#page={p.page}"
+    elif suffix in LINKED_HEADINGS and p.heading:
+        href += "#" + _heading_anchor(p.heading.split(" > ")[-1])
+    return f"[{shown}]({href})"
+
+
+def _heading_anchor(heading: str) -> str:
+    """JupyterLab's id for a heading (its text, spaces as ``-``), percent-encoded only where a
+    browser would encode it anyway or a Markdown link would end (JupyterLab matches the
+    fragment as the browser gives it)."""
+    anchor = heading.strip().replace(" ", "-")
+    safe = "!$'*+,;=:@/?-._~" + ("()" if anchor.count("(") == anchor.count(")") else "")
+    return quote(anchor, safe=safe, errors="surrogateescape")
+
+
+_PUNCT = re.compile(r"\\(?=[!-/:-@\[-`{-~])")
+
+
+def _link_text(text: str) -> str:
+    """``text`` as the text of a Markdown link that stays one link: backslashes that would
+    escape the next character, backticks and unbalanced brackets are escaped."""
+    text = _PUNCT.sub(r"\\\\", text).replace("`", "\\`")
+    out: list[str] = []
+    opened: list[int] = []
+    for char in text:
+        if char == "[":
+            opened.append(len(out))
+        elif char == "]":
+            if not opened:
+                out.append("\\]")
+                continue
+            opened.pop()
+        out.append(char)
+    for i in opened:
+        out[i] = "\\["
+    return "".join(out)

@@ -19,6 +19,7 @@ from .machine import Phase, RunStatus
 from .mime import CELL_METADATA_KEY, FORMAT_VERSION
 from .report import WRITTEN, Node
 from .state import RunState
+from .wording import LOCKED_UNWRITTEN, empty_outline, node_line, run_meta
 
 
 class OutlineNode(TypedDict):
@@ -119,20 +120,25 @@ def outline(s: RunState) -> Outline:
 
 def outline_text(o: Outline, markdown: bool = False) -> str:
     """The outline as plain text (terminals, logs) or as a Markdown list (viewers without
-    the extension); every viewer words and counts it the same way."""
-    head = f"{o['title']} — {o['status']}, step {o['step']}"
-    lines = [f"**{head}**" if markdown else head]
+    the extension), in the words of every other view (``wording``): the title and status,
+    the run's header line, then one line per node, ``2.1 Title — written, 1 citation``."""
+    title = o.get("title") or o.get("query") or "WARP run"
+    head = f"{title} — {o['status']}" if o.get("status") else title
+    meta = run_meta(o)
+    lines = [f"**{head}** · {meta}", ""] if markdown else [head, meta]
 
     def visit(nodes: list[OutlineNode], depth: int) -> None:
         for n in nodes:
-            pos = f"`{n['position']}`" if markdown else n["position"]
-            lines.append(f"{'  ' * depth}{'- ' if markdown else ''}{pos} {n['title']} — {n['status']}, "
-                         f"{plural(n['citations'], 'citation')}")
+            locked = n["status"] == "locked" and not n["text"]
+            if markdown:
+                lines.append(f"{'  ' * depth}- {node_line(n)}" + (f" · *{LOCKED_UNWRITTEN}*" if locked else ""))
+            else:
+                lines.append(f"{'  ' * depth}{node_line(n)}" + (f"\n{'  ' * (depth + 1)}{LOCKED_UNWRITTEN}" if locked else ""))
             visit(n["children"], depth + 1)
 
     visit(o["nodes"], 0 if markdown else 1)
     if not o["nodes"]:
-        lines.append("(no outline yet)")
+        lines.append(empty_outline(o.get("status", "")))
     return "\n".join(lines)
 
 

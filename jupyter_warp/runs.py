@@ -46,6 +46,9 @@ class RunHooks:
     """After each step is saved, with its record and the run's new snapshot."""
     on_error: Callable[[Run, BaseException], None] | None = None
     """When a step raises (a dead server, a bug); the run is saved and the error re-raised."""
+    on_model_load: Callable[[Run], None] | None = None
+    """Before the driver loads the model for this run's first step (seconds for a local
+    model), when no open backend of the pool serves it; not called when one does."""
 
 
 @dataclass
@@ -71,9 +74,17 @@ class BackendPool:
         self.factory = factory
         self._open: dict[str, Backend] = {}
 
+    @staticmethod
+    def _key(spec: str, options: Mapping[str, Any] | None) -> str:
+        return spec + "\n" + json.dumps(dict(options or {}), sort_keys=True, default=str)
+
+    def holds(self, spec: str, options: Mapping[str, Any] | None = None) -> bool:
+        """Whether ``get`` would hand back an open backend (no model to load)."""
+        return self._key(spec, options) in self._open
+
     def get(self, spec: str, options: Mapping[str, Any] | None = None) -> Backend:
         options = dict(options or {})
-        key = spec + "\n" + json.dumps(options, sort_keys=True, default=str)
+        key = self._key(spec, options)
         if key in self._open:
             return self._open[key]
         if self.factory is not None:
@@ -244,6 +255,8 @@ class Run:
             while not self.done and (max_steps is None or taken < max_steps):
                 if stopped and stopped():
                     break
+                if taken == 0:
+                    self._load_model(hooks)
                 if hooks.on_step_start:
                     hooks.on_step_start(self)
                 step = self.step()
@@ -262,6 +275,13 @@ class Run:
             except RunError:
                 pass  # another process holds the run; every completed step is saved already
         return self
+
+    def _load_model(self, hooks: RunHooks) -> None:
+        """Open the backend before the first step, telling ``on_model_load`` when it takes a load."""
+        if self._backend is None:
+            if hooks.on_model_load and not self._backends.holds(self.config.model, self.config.backend_options):
+                hooks.on_model_load(self)
+            _ = self.backend  # loaded before on_step_start, so a front end tells loading from stepping
 
     def stop(self, reason: str = "stopped by the user") -> None:
         """Mark the run stopped between steps; ``resume`` continues it."""

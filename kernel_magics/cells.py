@@ -1,15 +1,17 @@
 """The report as notebook cells: one output carrying the cells, then whatever the frontend can do.
 
-With the JupyterLab extension the cells are inserted into the live document over the comm.
-JupyterLab without it gets the whole report as the next cell (``set_next_input``), and is
-told so. Headless (nbclient, papermill) the output itself is the report, and
-``expand_report_cells`` turns it into real cells of the executed notebook afterwards.
+With the JupyterLab extension the output renders as a one-line note and the cells are
+inserted into the live document over the comm. JupyterLab without it gets the whole report
+as the next cell (``set_next_input``), and is told so. Headless (nbclient, papermill) the
+output itself is the report, and ``expand_report_cells`` turns it into real cells of the
+executed notebook afterwards. A payload only ever adds Markdown and raw cells.
 """
 
 from __future__ import annotations
 
 import json
 import threading
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,65 +19,17 @@ from typing import Any
 
 import nbformat
 
-from jupyter_warp.errors import WarpError
 from jupyter_warp.mime import CELL_METADATA_KEY, CELLS_MIME
 from jupyter_warp.render import CellsPayload
-from jupyter_warp.runs import Run
 
 from .frontend import LIVE, NO_EXTENSION, FrontendLink
-from .views import escape_markdown, markdown_html, status_bundle
+from .views import escape_markdown, markdown_html
 
-Updater = Callable[[str], None]
+Say = Callable[[str], Callable[[str], None]]
+"""Shows a line of text and returns a function that replaces it ("" removes it)."""
 
-
-class CellTarget:
-    """Outputs of the cell being executed: the report output, messages that can be updated,
-    and ``set_next_input``."""
-
-    keep_report_when_inserted = True
-    """A notebook output: the extension and ``expand_report_cells`` find the report in it."""
-
-    def __init__(self, shell: Any = None) -> None:
-        self.shell = shell
-
-    def emit(self, bundle: dict[str, Any]) -> None:
-        from IPython.display import display
-
-        display(bundle, raw=True)
-
-    def say(self, text: str) -> Updater:
-        from IPython.display import display
-
-        handle = display(status_bundle(text), raw=True, display_id=True)
-        return lambda new: handle.update(status_bundle(new), raw=True) if handle is not None else None
-
-    @property
-    def set_next_input(self) -> Callable[[str], None] | None:
-        if self.shell is None:
-            return None
-        return lambda text: self.shell.set_next_input(text, replace=False)
-
-
-class WidgetTarget:
-    """An ``Output`` widget, for what a button or a worker thread produces: outputs made
-    there belong to no cell, and the widget's ``outputs`` trait syncs from any thread."""
-
-    set_next_input = None
-    keep_report_when_inserted = False
-    """Widget outputs are not notebook outputs: once the cells are in, the copy would only repeat them."""
-
-    def __init__(self, out: Any) -> None:
-        self.out = out
-
-    def emit(self, bundle: dict[str, Any]) -> None:
-        self.out.outputs = tuple(self.out.outputs) + ({"output_type": "display_data", "data": bundle, "metadata": {}},)
-
-    def say(self, text: str) -> Updater:
-        self.out.append_stdout(text + "\n")
-        return lambda new: self.out.append_stdout(new + "\n")
-
-
-Target = CellTarget | WidgetTarget
+INSERTED_TYPES = ("markdown", "raw")
+"""The only cells a report payload may add to a notebook: nothing inserted ever runs."""
 
 
 def cells_bundle(payload: CellsPayload, markdown: str) -> dict[str, Any]:
@@ -90,84 +44,78 @@ def cells_bundle(payload: CellsPayload, markdown: str) -> dict[str, Any]:
 
 @dataclass(repr=False)
 class CellsOutcome:
+    """What became of a report: how it reached the notebook, and what to tell the user."""
+
     mode: str
-    """``sent``, ``queued``, ``next-input``, ``output`` (headless: the output is the report)."""
+    """``sent`` (the extension inserts the cells and its note says so), ``queued`` (sent when
+    the extension answers), ``next-input`` (the report as the next cell), ``output`` (the
+    report is this cell's Markdown output: headless, or no extension)."""
     count: int
     message: str
+    """What to tell the user; empty when the extension's note says it."""
 
     def __repr__(self) -> str:
         return f"CellsOutcome(mode={self.mode!r}, count={self.count})"
 
 
-def write_cells(payload: CellsPayload, markdown: str, link: FrontendLink | None, target: Target) -> CellsOutcome:
-    """Emit the report output, then insert its cells where the frontend allows it.
+def deliver_report(payload: CellsPayload, markdown: str, link: FrontendLink | None,
+                   show: Callable[[dict[str, Any]], object], *, next_input: Callable[[str], None] | None = None,
+                   say: Say | None = None) -> CellsOutcome:
+    """Show the report output with ``show``, then have its cells inserted where the frontend can.
 
-    The extension's answer (``inserted``) arrives after the cell has finished; the message
-    shown here is updated with it.
+    With the extension, the output renders as a one-line note and the cells are inserted
+    over the comm: nothing more is said, unless the extension answers with an error (which
+    ``say`` shows; the extension's answer arrives after the cell has finished).
     """
-    live = link is not None and link.mode == LIVE
-    if not live or target.keep_report_when_inserted:
-        target.emit(cells_bundle(payload, markdown))
+    show(cells_bundle(payload, markdown))
     n = len(payload.get("cells", []))
-    next_input = target.set_next_input
-    if live:
+    mode = link.mode if link is not None else None
+    if mode == LIVE:
+        assert link is not None
         link.insert_cells(payload)
-        outcome = CellsOutcome("sent", n, f"{n} report cells sent to the JupyterLab extension, "
-                                          "which inserts them below this cell")
-    elif link is not None and link.mode == NO_EXTENSION:
-        if next_input is not None:
-            next_input(markdown)
-            outcome = CellsOutcome("next-input", 1, "the jupyter-warp JupyterLab extension is not installed, so the "
-                                   "report is not split into cells: the whole report is in the next cell as text "
-                                   "(Esc M makes it Markdown) and in the output above")
-        else:
-            outcome = CellsOutcome("output", 0, "the jupyter-warp JupyterLab extension is not installed: "
-                                   "the report is the output above")
+        outcome = CellsOutcome("sent", n, "")
+    elif mode == NO_EXTENSION and next_input is not None:
+        next_input(markdown)
+        outcome = CellsOutcome("next-input", 1, "the jupyter-warp JupyterLab extension is not installed, so the "
+                               "report is not split into cells: the whole report is in the next cell as text "
+                               "(Esc M makes it Markdown) and in this cell's output")
+    elif mode == NO_EXTENSION:
+        outcome = CellsOutcome("output", 0, "the jupyter-warp JupyterLab extension is not installed: "
+                               "the report is this cell's output")
     elif link is not None and link.insert_cells(payload) == "queued":
-        outcome = CellsOutcome("queued", n, f"the report is the output above; its {n} cells go to the JupyterLab "
+        outcome = CellsOutcome("queued", n, f"the report is this cell's output; its {n} cells go to the JupyterLab "
                                "extension when it answers (headless runs: `--out report.ipynb`, or "
                                "`kernel_magics.expand_report_cells` on the executed notebook)")
     else:
-        outcome = CellsOutcome("output", 0, "no notebook frontend: the report is the Markdown output above "
+        outcome = CellsOutcome("output", 0, "no notebook frontend: the report is this cell's Markdown output "
                                "(`--out report.ipynb` writes it as a notebook)")
-    update = target.say(outcome.message)
     if link is not None and outcome.mode in ("sent", "queued"):
-        run_id = payload.get("run_id")
-
-        def answered(rid: str, count: int, error: str | None) -> None:
-            if rid != run_id:
-                return
-            link.on_inserted.remove(answered)
-            if error:
-                update(f"the JupyterLab extension could not insert the report: {error}; the report is the output above")
-            elif count:
-                update(f"{count} report cells inserted below this cell")
-            else:
-                update("the report's cells are already in this notebook (nothing inserted)")
-
-        link.on_inserted.append(answered)
+        _follow_answer(link, payload.get("run_id"), outcome, say)
     return outcome
 
 
-def finish(run: Run, target: Target, *, outputs: list[str], cells: bool, link: FrontendLink | None,
-           say: Callable[[str], object] | None = None) -> None:
-    """A run that ended (or stopped): the report to ``outputs`` and into cells, as asked,
-    then its one closing line. The same for a streamed run and a step-through one;
-    ``say`` (default: the target's) tells the user what was saved."""
-    tell = say or target.say
-    try:
-        result = run.finish(outputs)
-        for path in result.reports:
-            tell(f"report saved to {path}")
-        if cells:
-            write_cells(result.snapshot.cells, result.snapshot.markdown, link, target)
-        if say is None:
-            tell(result.summary)
-    except WarpError as exc:
-        tell(f"{type(exc).__name__}: {exc}")
+def _follow_answer(link: FrontendLink, run_id: str | None, outcome: CellsOutcome, say: Say | None) -> None:
+    """When the extension answers: a queued message goes (its note says the rest); an error stays."""
+    holder: list[Callable[[str], None]] = []
+    if outcome.message and say is not None:
+        holder.append(say(outcome.message))
+        outcome.message = ""  # shown here, so that the caller does not show it again
+
+    def answered(rid: str, count: int, error: str | None) -> None:
+        if rid != run_id:
+            return
+        link.on_inserted.remove(answered)
+        text = f"the JupyterLab extension could not insert the report: {error}" if error else ""
+        if holder:
+            holder[0](text)
+        elif text and say is not None:
+            say(text)
+
+    link.on_inserted.append(answered)
 
 
 def in_main_thread() -> bool:
+    """Whether this is the kernel's main thread (a cell, not a worker or a button's thread)."""
     return threading.current_thread() is threading.main_thread()
 
 
@@ -193,8 +141,9 @@ def _run_id(cell: Any) -> str | None:
 def expand_report_cells(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
     """Turn every output carrying ``CELLS_MIME`` into Markdown cells right below its cell.
 
-    Idempotent per run id: a run whose cells the notebook already holds is skipped. The
-    notebook is changed in place and returned.
+    Idempotent per run id: a run whose cells the notebook already holds is skipped. A payload
+    with a cell other than Markdown or raw (a code cell would run) is not inserted, with a
+    warning. The notebook is changed in place and returned.
     """
     present = {rid for rid in (_run_id(c) for c in nb.cells) if rid}
     cells: list[Any] = []
@@ -208,14 +157,18 @@ def expand_report_cells(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
         for run_id, payload in latest.items():
             if run_id in present:
                 continue
+            kinds = [c.get("cell_type", "markdown") for c in payload.get("cells", [])]
+            if any(kind not in INSERTED_TYPES for kind in kinds):
+                bad = next(i for i, kind in enumerate(kinds, 1) if kind not in INSERTED_TYPES)
+                warnings.warn(f"the report of run {run_id} was not inserted: its cell {bad} is a {kinds[bad - 1]} "
+                              "cell, and a report inserts only Markdown and raw cells", stacklevel=2)
+                continue
             for c in payload.get("cells", []):
                 source = c.get("source", "")
                 source = "".join(source) if isinstance(source, list) else source
                 meta = dict(c.get("metadata") or {})
                 meta[CELL_METADATA_KEY] = {**(meta.get(CELL_METADATA_KEY) or {}), "run_id": run_id}
-                kind = c.get("cell_type", "markdown")
-                maker = {"markdown": nbformat.v4.new_markdown_cell, "raw": nbformat.v4.new_raw_cell,
-                         "code": nbformat.v4.new_code_cell}.get(kind, nbformat.v4.new_markdown_cell)
+                maker = nbformat.v4.new_raw_cell if c.get("cell_type") == "raw" else nbformat.v4.new_markdown_cell
                 cells.append(maker(source, metadata=meta))
             present.add(run_id)
     nb.cells = cells

@@ -5,6 +5,9 @@ Buttons never block the kernel: Step and Run hand the steps to a worker thread, 
 run driver steps until the pause flag is set; Pause and Stop only set flags. Outline edits
 wait for a step in progress and are applied between two steps. ``step()``, ``start()``,
 ``run_to_end()``, ``pause()``, ``stop()``, ``wait()`` and ``edit()`` do the same from code.
+The ``%%warp --step`` cell's outputs (``views``: the static outline, the progress line, the
+report) follow the run from whichever thread or cell moves it; the controller's own output
+is emptied when the run ends.
 """
 
 from __future__ import annotations
@@ -21,14 +24,18 @@ from jupyter_warp.records import Step
 from jupyter_warp.render import Snapshot
 from jupyter_warp.runs import Run, RunHooks, resume_hint
 
-from .cells import CellTarget, Target, WidgetTarget, finish, in_main_thread
+from .cells import in_main_thread
 from .frontend import FrontendLink
-from .outline import OutlineWidget, split_bundle
-from .views import outline_bundle, state_label, status_bundle, status_line, step_html
+from .live import RunViews
+from .outline import OutlineWidget
+from .stepview import step_html
+from .views import closing_line, settled_line, state_label, status_bundle
+
+PAUSING = "pausing after the current step"
 
 
 class StepController:
-    """Drives one run a step at a time; ``widget`` is what the cell shows."""
+    """Drives one run a step at a time; ``widget`` is what the cell shows while the run is live."""
 
     def __init__(self, run: Run, *, link: FrontendLink | None = None, cells: bool = False,
                  outputs: list[str] | None = None, shell: Any = None,
@@ -43,6 +50,9 @@ class StepController:
         self.finished = run.done
         self.error: BaseException | None = None
         self.last_step: Step | None = run.steps[-1] if run.steps else None
+        self.views = RunViews(run, link=link, cells=cells, outputs=self.outputs)
+        """The ``%%warp`` cell's outputs: static outline, progress line, report."""
+        self.views.on_end.append(lambda shot: self._read_only())
 
         self._lock = threading.RLock()
         """Held while the run steps or an edit is applied: one change of the run at a time."""
@@ -51,8 +61,7 @@ class StepController:
         self._queued: list[tuple[str, str | None, dict[str, Any]]] = []
 
         self.log = ipywidgets.Output(layout=ipywidgets.Layout(max_height="160px", overflow="auto"))
-        self.report_out = ipywidgets.Output()
-        """The report output and cell messages when the run ends from a button."""
+        """Tracebacks of bugs in callbacks; a user's error is one line in the progress output."""
         self.outline = OutlineWidget(run.snapshot().outline, on_edit=self.edit, errors=self.log)
         self.step_button = self._button("Step", "take one model turn", self._click_step, "step-forward")
         self.run_button = self._button("Run", "step until the end (Pause stops after the current step)",
@@ -60,45 +69,57 @@ class StepController:
         self.pause_button = self._button("Pause", "stop after the current step; Step or Run continue",
                                          self._click_pause, "pause")
         self.stop_button = self._button("Stop", "end the run with the report as it is", self._click_stop, "stop")
-        self.status = ipywidgets.HTML()
+        self.status = ipywidgets.HTML(layout=ipywidgets.Layout(flex="1 1 auto", min_width="0"))
         self.detail = ipywidgets.HTML()
         bar = ipywidgets.HBox([self.step_button, self.run_button, self.pause_button, self.stop_button, self.status],
                               layout=ipywidgets.Layout(align_items="center"))
-        self.widget = ipywidgets.VBox([bar, self.outline, self.detail, self.log, self.report_out])
+        self.widget = ipywidgets.VBox([bar, self.outline, self.detail, self.log])
         self.widget.add_class("warp-controller")
         self.refresh()
 
     def _button(self, label: str, tooltip: str, handler: Callable[[Any], None], icon: str) -> ipywidgets.Button:
-        b = ipywidgets.Button(description=label, tooltip=tooltip, icon=icon, layout=ipywidgets.Layout(width="auto"))
+        b = ipywidgets.Button(description=label, tooltip=tooltip, icon=icon,
+                              layout=ipywidgets.Layout(width="auto", flex="0 0 auto"))  # never cut to "St…"
         b.on_click(handler)
         return b
 
-    # What the cell shows.
-    def _repr_mimebundle_(self, **kwargs: Any) -> tuple[dict[str, Any], dict[str, Any]]:
-        data, metadata = split_bundle(self.widget._repr_mimebundle_(**kwargs))
-        static = outline_bundle(self.run.snapshot().outline)
-        static["text/plain"] = self.status_text() + "\n" + static["text/plain"]
-        return {**static, **{k: v for k, v in data.items() if k != "text/plain"}}, metadata
+    # What a cell shows.
+    def show(self, hint: str = "") -> StepController:
+        """The controller and the run's outputs in the cell being executed (``%%warp --step``)."""
+        s = self.run.state
+        over = closing_line(self.run.snapshot().outline, s.wall_s, s.stop_reason)
+        self.views.show(self.widget, hint=over if self.done else hint)
+        return self
+
+    def _ipython_display_(self) -> None:
+        """Displayed again (``warp.controller``): the controls while the run is live, and the
+        static outline, both kept true like the ``%%warp`` cell's."""
+        if not self.done:
+            self.views.show_widget(self.widget)
+        self.views.show_outline()
 
     # State.
     @property
     def running(self) -> bool:
+        """Steps are being taken in the worker thread."""
         return self._thread is not None and self._thread.is_alive()
 
     @property
     def done(self) -> bool:
+        """The run takes no more steps (done, failed or stopped)."""
         return self.run.done or self.stopped
 
     def next_label(self) -> str:
+        """What the next step does, or how the run ended (``done: every section written``)."""
         s = self.run.state
-        if self.stopped:
-            return "stopped"
-        if self.run.done:
-            return f"done ({s.stop_reason})" if s.stop_reason else "done"
+        if self.done:
+            return f"{s.status.value}: {s.stop_reason}" if s.stop_reason else s.status.value
         return state_label(s.state, self.run.snapshot().outline["cursor"])
 
     def status_text(self) -> str:
-        return status_line(self.run.snapshot().outline, self.run.config.max_steps, self.run.state.wall_s)
+        """The run's header line, with the rejected replies and fallbacks so far."""
+        return settled_line(self.run.snapshot().outline, rejected=self.views._rejected(),
+                            fallbacks=self.views.fallbacks)
 
     def refresh(self, shot: Snapshot | None = None) -> None:
         """Push the run's state into the widgets, the outline in one message.
@@ -112,8 +133,10 @@ class StepController:
                 with self.outline.hold_sync():
                     self.outline.outline = dict(shot.outline)
                     self.outline.busy = self.running
+                    self.outline.editable = not self.done
                 self.status.value = status_bundle(self.status_text())["text/html"]
-                self.detail.value = step_html(self.last_step, self.next_label())
+                label = self.next_label()
+                self.detail.value = step_html(self.last_step, "" if self.done else label, label if self.done else "")
             finally:
                 self._lock.release()
         else:
@@ -122,6 +145,11 @@ class StepController:
         self.step_button.disabled = self.run_button.disabled = not idle or self.done
         self.pause_button.disabled = idle
         self.stop_button.disabled = self.done and idle
+
+    def _read_only(self) -> None:
+        with self.outline.hold_sync():
+            self.outline.editable = False
+            self.outline.busy = False
 
     # Stepping: the driver's loop, with this controller's hooks and pause flag.
     def _hooks(self) -> RunHooks:
@@ -136,7 +164,7 @@ class StepController:
             self.error = exc
             self.refresh()
 
-        return RunHooks(on_step_start=before, on_step=after, on_error=failed)
+        return self.views.hooks(RunHooks(on_step_start=before, on_step=after, on_error=failed))
 
     def _steps(self, max_steps: int | None) -> list[Step]:
         with self._lock:
@@ -146,18 +174,24 @@ class StepController:
             return self.run.steps[taken:]
 
     def step(self, n: int = 1) -> list[Step]:
-        """Take ``n`` steps now, in this thread; returns them (fewer if the run ends)."""
+        """Take ``n`` steps now, in this thread; returns them (fewer if the run ends or Ctrl-C)."""
         if self.running:
             raise ConfigError("the run is stepping in the background: pause it first (controller.pause())")
         if self.done:
             return []
         self._pause.clear()
+        taken = len(self.run.steps)
         try:
             steps = self._steps(n)
-        except WarpError:
+        except WarpError as exc:
+            self.views.halted(f"{type(exc).__name__}: {exc}")
             print(resume_hint(self.run.dir, notebook=True) + ", or step again")
             raise
-        self._maybe_finish(CellTarget(self.shell))
+        except KeyboardInterrupt:
+            self.views.halted("interrupted: Step or Run goes on from here")
+            print("interrupted: Step or Run goes on from here")
+            steps = self.run.steps[taken:]
+        self._maybe_finish()
         return steps
 
     def start(self, max_steps: int | None = None) -> threading.Thread | None:
@@ -182,15 +216,18 @@ class StepController:
         try:
             self._steps(max_steps)
         except WarpError as exc:
-            self._say(f"{type(exc).__name__}: {exc}")
-            self._say(resume_hint(self.run.dir, notebook=True) + ", or press Step or Run to try again")
+            self.views.halted(f"{type(exc).__name__}: {exc} · {resume_hint(self.run.dir, notebook=True)}, "
+                              "or press Step or Run to try again")
         except BaseException:
+            self.views.halted("error: see the traceback in the controller")
             self.log.append_stderr(traceback.format_exc())
         finally:
             self._thread = None
+            if self.outline.message == PAUSING:
+                self.outline.message = ""
             if self.stopped:
                 self._mark_stopped()
-            self._maybe_finish(WidgetTarget(self.report_out))
+            self._maybe_finish(background=True)
             self.refresh()
 
     def wait(self, timeout: float | None = None) -> bool:
@@ -210,20 +247,23 @@ class StepController:
         self._pause.set()
         if not self.running:
             self._mark_stopped()
-            self._maybe_finish(CellTarget(self.shell) if in_main_thread() and not self._in_callback else
-                               WidgetTarget(self.report_out))
+            self._maybe_finish(background=self._in_callback or not in_main_thread())
             self.refresh()
 
     def _mark_stopped(self) -> None:
         with self._lock:
             self.run.stop()
 
-    def _maybe_finish(self, target: Target) -> None:
-        """Once the run is over: the report into cells and to the outputs, as the magic asked."""
+    def _maybe_finish(self, background: bool = False) -> None:
+        """Once the run is over: the reports saved, the final outline, the report delivered."""
         if self.finished or not self.done or self.running:
             return
         self.finished = True
-        finish(self.run, target, outputs=self.outputs, cells=self.cells, link=self.link)
+        next_input = None
+        if not background and self.shell is not None:
+            next_input = lambda text: self.shell.set_next_input(text, replace=False)  # noqa: E731
+        self.views.end(next_input=next_input)
+        self.refresh()
         if self.on_finish:
             self.on_finish(self)
 
@@ -239,15 +279,21 @@ class StepController:
         finally:
             self._lock.release()
         self.refresh()
+        self.views.changed()
         return diff
 
     def _apply_queued(self) -> None:
+        """Edits made during a step, applied now; the tree's note then says what they did."""
         queued, self._queued = self._queued, []
+        said = []
         for op, position, kwargs in queued:
             try:
-                self._say("; ".join(self.run.edit(op, position, **kwargs)))
+                said.extend(self.run.edit(op, position, **kwargs))
             except WarpError as exc:
-                self._say(f"edit {op} {position}: {exc}")
+                said.append(f"error: edit {op} {position}: {exc}")
+        if queued:
+            self.outline.message = "; ".join(said)
+            self.views.changed()
 
     # Buttons: they run in the kernel's message handler, so they only start or flag.
     _in_callback = False
@@ -260,7 +306,8 @@ class StepController:
 
     def _click_pause(self, _: Any) -> None:
         self.pause()
-        self._say("pausing after the current step")
+        if self.running:
+            self.outline.message = PAUSING
 
     def _click_stop(self, _: Any) -> None:
         self._in_callback = True
@@ -268,6 +315,3 @@ class StepController:
             self.stop()
         finally:
             self._in_callback = False
-
-    def _say(self, text: str) -> None:
-        self.log.append_stdout(text + "\n")

@@ -128,11 +128,12 @@ class _WarpMagics(Magics):
         if args.step:
             result.controller = StepController(run, link=self.link, cells=args.cells, outputs=args.out,
                                                shell=self.shell)
-            display(result.controller)
-            print(f"Step or Run above, or from code: {args.name}.controller.step(), "
-                  f"{args.name}.controller.run_to_end(); the run is `{args.name}`")
+            result.views = result.controller.views
+            hint = (f"Step or Run above, or from code: {args.name}.controller.step(), "
+                    f"{args.name}.controller.run_to_end(); the run is `{args.name}`")
+            result.controller.show(hint=hint)
             return
-        stream_run(run, link=self.link, cells=args.cells, outputs=args.out)
+        result.views = stream_run(run, link=self.link, cells=args.cells, outputs=args.out, shell=self.shell)
         print(f"`{args.name}` holds the run: {args.name}.report, {args.name}.steps, {args.name}.snapshot")
 
     @line_magic("warp_index")

@@ -3,9 +3,10 @@ on click, and (when ``editable``) rename, re-plan, delete, lock and add.
 
 State lives in synced traits: ``outline`` is the ``OUTLINE_MIME`` payload, ``selected`` a
 position. The front end sends edits as custom messages; ``on_edit`` (the controller's
-``edit``) applies them through ``Run.edit``. Displayed, the widget also carries the static
-outline (``OUTLINE_MIME`` JSON, HTML, Markdown, plain text), so a saved or papermill-executed
-notebook still shows it without a kernel.
+``edit``) applies them through ``Run.edit``. Displayed, a widget carries only its view and a
+plain-text line: the static outline is an output of its own (``live.RunViews``), since
+JupyterLab shows the widget view of a bundle that has both, and a saved notebook would then
+show "Loading widget..." instead of the outline.
 """
 
 from __future__ import annotations
@@ -20,8 +21,7 @@ import ipywidgets
 import traitlets
 
 from jupyter_warp.errors import WarpError
-
-from .views import outline_bundle
+from jupyter_warp.render import outline_text
 
 STATIC = Path(__file__).parent / "static"
 EDIT_FIELDS = ("title", "plan", "rewrite", "index")
@@ -75,7 +75,15 @@ class OutlineWidget(anywidget.AnyWidget):  # type: ignore[misc]
 
     def _repr_mimebundle_(self, **kwargs: Any) -> tuple[dict[str, Any], dict[str, Any]]:
         data, metadata = split_bundle(super()._repr_mimebundle_(**kwargs))
-        return {**outline_bundle(self.outline), **{k: v for k, v in data.items() if k != "text/plain"}}, metadata
+        text = outline_text(self.outline) if self.outline.get("nodes") is not None else "WARP outline"  # type: ignore[arg-type]
+        return {**data, "text/plain": text}, metadata
+
+
+def widget_bundle(widget: Any) -> dict[str, Any]:
+    """A widget's view as an output, with a line of text for viewers without widgets."""
+    data, _ = split_bundle(widget._repr_mimebundle_())
+    return {**data, "text/plain": data.get("text/plain") if isinstance(widget, OutlineWidget) else
+            "WARP run controls (shown while the run is live)"}
 
 
 def split_bundle(bundle: Any) -> tuple[dict[str, Any], dict[str, Any]]:

@@ -1,5 +1,6 @@
 """What ``%%warp`` binds to its variable (``warp`` unless ``--name``): the run, the
-controller in step-through mode, and, displayed, the outline tree."""
+controller in step-through mode, and, displayed, the static outline (kept true while the run
+goes on)."""
 
 from __future__ import annotations
 
@@ -11,10 +12,11 @@ from jupyter_warp.render import Snapshot
 from jupyter_warp.report import Report
 from jupyter_warp.runs import Run
 
-from .cells import CellsOutcome, CellTarget, write_cells
+from .cells import CellsOutcome, deliver_report
 from .controller import StepController
 from .frontend import FrontendLink
-from .outline import OutlineWidget
+from .live import RunViews
+from .views import outline_bundle
 
 
 class WarpResult:
@@ -28,21 +30,27 @@ class WarpResult:
         self.controller = controller
         self.link = link
         self.shell = shell
+        self.views: RunViews | None = None
+        """The ``%%warp`` cell's outputs (the controller's, in step-through mode)."""
 
     @property
     def report(self) -> Report:
+        """The report tree as it is now."""
         return self.run.report
 
     @property
     def steps(self) -> list[Step]:
+        """Every step taken, with its prompt, reply, action and passages."""
         return self.run.steps
 
     @property
     def snapshot(self) -> Snapshot:
+        """The run as every view shows it: outline, Markdown, cells, summary."""
         return self.run.snapshot()
 
     @property
     def run_dir(self) -> Path:
+        """Where the run is kept (``%warp_resume`` takes it)."""
         return self.run.dir
 
     def save_report(self, path: str | Path) -> Path:
@@ -60,11 +68,28 @@ class WarpResult:
 
     def to_cells(self) -> CellsOutcome:
         """Write the report into the notebook as Markdown cells below this cell (see ``--cells``)."""
-        shot = self.snapshot
-        return write_cells(shot.cells, shot.markdown, self.link, CellTarget(self.shell))
+        from IPython.display import display
 
-    def _repr_mimebundle_(self, **kwargs: Any) -> tuple[dict[str, Any], dict[str, Any]]:
-        return OutlineWidget(dict(self.snapshot.outline))._repr_mimebundle_(**kwargs)
+        shot = self.snapshot
+        next_input = (lambda text: self.shell.set_next_input(text, replace=False)) if self.shell is not None else None
+        outcome = deliver_report(shot.cells, shot.markdown, self.link, lambda bundle: display(bundle, raw=True),
+                                 next_input=next_input)
+        if outcome.message:
+            print(outcome.message)
+        return outcome
+
+    def _ipython_display_(self) -> None:
+        """The static outline; while the run goes on, it follows it like the ``%%warp`` cell's."""
+        from IPython.display import display
+
+        views = self.controller.views if self.controller is not None else self.views
+        if views is not None and not self.run.done:
+            views.show_outline()
+        else:
+            display(outline_bundle(self.snapshot.outline), raw=True)
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any]:
+        return outline_bundle(self.snapshot.outline)
 
     def __repr__(self) -> str:
         return f"<WarpResult {self.run.run_id}: {self.snapshot.summary}>"

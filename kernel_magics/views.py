@@ -1,180 +1,144 @@
-"""Pure renderings for the notebook: status line, step detail, static outline, safe Markdown.
+"""Pure renderings for the notebook: the status and progress lines, the static outline.
 
-Document text (passages, titles, model output) is untrusted: in HTML it is escaped, and
-Markdown becomes HTML through markdown-it-py with raw HTML disabled, then nh3. The
-``text/markdown`` fallbacks escape ``<`` and ``&`` outside code, so a trusted output in
-JupyterLab never turns model text into live markup.
+Every view words a run as ``jupyter_warp.wording`` does (the extension's ``wording.ts`` and
+the live tree repeat it; a test runs both). Document text (titles, plans, section text) is
+untrusted: in HTML it is escaped, and the ``text/markdown`` fallback goes through
+``escape_markdown`` (``safe_markdown``).
 """
 
 from __future__ import annotations
 
 import html
-import json
-import re
 import time
+from collections.abc import Mapping
 from typing import Any
 
-from jupyter_warp.machine import Phase
 from jupyter_warp.mime import OUTLINE_MIME
-from jupyter_warp.records import Step
-from jupyter_warp.render import Outline, outline_text, plural
+from jupyter_warp.render import Outline, outline_text
+from jupyter_warp.wording import (
+    LOCKED_UNWRITTEN,
+    count,
+    empty_outline,
+    is_over,
+    run_meta,
+    run_meta_title,
+    section_number,
+    short_number,
+    state_label,
+)
 
-PHASE_WORDS = {Phase.SEARCH: "searching", Phase.INIT_PLAN: "planning", Phase.WRITE: "drafting",
-               Phase.EXTEND_PLAN: "deepening", Phase.DONE: "done"}
+from .safe_markdown import escape_markdown, markdown_html
 
+__all__ = ["status_line", "progress_line", "closing_line", "status_bundle", "outline_html", "outline_bundle", "Clock",
+           "short_number", "state_label", "escape_markdown", "markdown_html", "SPINNER"]
 
-def state_label(state: str, position: str | None = None) -> str:
-    """``drafting section-2.1``, ``searching for section-1``, ``planning``, ``deepening``."""
-    phase = Phase(state)
-    word = PHASE_WORDS[phase]
-    if position and phase == Phase.WRITE:
-        return f"{word} {position}"
-    if position and phase == Phase.SEARCH:
-        return f"{word} for {position}"
-    return word
-
-
-def short_number(n: int) -> str:
-    """12345 -> ``12k``; small numbers as they are."""
-    if n >= 1_000_000:
-        return f"{n / 1_000_000:.1f}M"
-    if n >= 10_000:
-        return f"{n // 1000}k"
-    if n >= 1000:
-        return f"{n / 1000:.1f}k"
-    return str(n)
+SPINNER = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
+"""One frame per tick of the progress line."""
 
 
-def status_line(outline: Outline, max_steps: int, elapsed: float | None = None) -> str:
-    """``drafting section-2.1 · step 12/140 · 4 searches · 1 extend · tokens 12k/3k · 41 s``."""
-    counts = outline.get("counts", {})
-    status = outline.get("status", "running")
-    label = state_label(outline.get("state", ""), outline.get("cursor"))
-    if status not in ("running", "done"):
-        label = f"{status} ({label})"
-    parts = [label, f"step {outline.get('step', 0)}/{max_steps}",
-             plural(counts.get("searches", 0), "search"), plural(counts.get("extends", 0), "extend"),
-             f"tokens {short_number(counts.get('tokens_in', 0))}/{short_number(counts.get('tokens_out', 0))}"]
-    if elapsed is not None:
-        parts.append(f"{elapsed:.0f} s")
+def status_line(outline: Mapping[str, Any]) -> str:
+    """The run's header line, as in the extension:
+    ``drafting 2.1 · step 12/140 · 3/5 sections written · 4 searches · 1 extend · tokens 12k/3k``."""
+    return run_meta(outline)
+
+
+def _extras(rejected: int, fallbacks: int) -> list[str]:
+    parts = []
+    if rejected:
+        parts.append(f"{rejected} rejected")
+    if fallbacks:
+        parts.append(f"{fallbacks} fallback{'' if fallbacks == 1 else 's'}")
+    return parts
+
+
+def progress_line(outline: Mapping[str, Any], doing: str, elapsed: float, frame: int = 0, *, rejected: int = 0,
+                  fallbacks: int = 0) -> str:
+    """What ticks while a step runs: ``⠹ drafting 2.1 · 6 s · step 12/140 · 3/5 sections
+    written · 4 searches · 1 extend · tokens 12k/3k · 2 rejected · 1 fallback``."""
+    meta = run_meta({**outline, "state": "done"})  # the state is ``doing``, in front
+    parts = [f"{SPINNER[frame % len(SPINNER)]} {doing}", f"{elapsed:.0f} s", meta, *_extras(rejected, fallbacks)]
     return " · ".join(parts)
 
 
+def settled_line(outline: Mapping[str, Any], *, rejected: int = 0, fallbacks: int = 0) -> str:
+    """Between steps: the header line and the rejected replies and fallbacks so far."""
+    return " · ".join([run_meta(outline), *_extras(rejected, fallbacks)])
+
+
+def closing_line(outline: Mapping[str, Any], wall_s: float, reason: str = "") -> str:
+    """The run's last line, in the same words: ``done · step 8/140 · 3/3 sections written ·
+    4 searches · 0 extends · tokens 4.7k/56 · 5.6 s · every section written``."""
+    parts = [str(outline.get("status", "")), run_meta(outline), f"{wall_s:.1f} s"]
+    return " · ".join(parts + ([reason] if reason else []))
+
+
 def status_bundle(line: str) -> dict[str, str]:
-    style = "font-family: var(--jp-code-font-family, monospace); font-size: var(--jp-code-font-size, 13px)"
+    """A line (or a few) of status as an output: monospace HTML and plain text."""
+    style = ("font-family: var(--jp-code-font-family, monospace); font-size: var(--jp-code-font-size, 13px); "
+             "white-space: pre-wrap")
     return {"text/plain": line, "text/html": f'<div class="warp-status-line" style="{style}">{html.escape(line)}</div>'}
 
 
-# Safe Markdown.
-_CODE = re.compile(r"(^```.*?^```[ \t]*$|^~~~.*?^~~~[ \t]*$|(`+)(?:.|\n)*?\2)", re.MULTILINE | re.DOTALL)
-
-
-def escape_markdown(text: str) -> str:
-    """Markdown that renders the same but can hold no raw HTML: ``<`` and ``&`` are escaped
-    outside code spans and fenced blocks (where Markdown shows them literally anyway)."""
-    out: list[str] = []
-    last = 0
-    for match in _CODE.finditer(text):
-        out.append(_escape_plain(text[last:match.start()]))
-        out.append(match.group(0))
-        last = match.end()
-    out.append(_escape_plain(text[last:]))
-    return "".join(out)
-
-
-def _escape_plain(text: str) -> str:
-    text = text.replace("&", "&amp;").replace("<", "&lt;")
-    # A link to javascript: or data: is not a link this report needs.
-    return re.sub(r"\]\(\s*(javascript|vbscript|data):", r"](unsafe-\1:", text, flags=re.IGNORECASE)
-
-
-_md = None
-
-
-def markdown_html(text: str) -> str:
-    """Markdown to HTML with raw HTML disabled, then sanitized with nh3."""
-    global _md
-    import nh3
-
-    if _md is None:
-        from markdown_it import MarkdownIt
-
-        _md = MarkdownIt("commonmark", {"html": False}).enable("table")
-    return nh3.clean(_md.render(text))
-
-
 # The outline as a static output.
-def outline_html(payload: Outline) -> str:
-    """A collapsible tree (``<details>``) that needs no script: every text escaped."""
+def outline_html(payload: Mapping[str, Any]) -> str:
+    """A collapsible tree (``<details>``) that needs no script, in the extension's words:
+    every text escaped."""
     e = html.escape
+    over = is_over(str(payload.get("status", "")))
 
-    def visit(nodes: list[dict[str, Any]]) -> str:
+    def visit(nodes: list[Mapping[str, Any]]) -> str:
         items = []
         for n in nodes:
-            head = (f'<code>{e(n["position"])}</code> {e(n["title"])} '
-                    f'<span class="warp-badge warp-status-{e(n["status"])}">{e(n["status"])}</span> '
-                    f'<span class="warp-cites">{int(n["citations"])} cit.</span>')
-            body = e(n.get("text") or n.get("plan") or "")
-            kids = visit(n.get("children", []))
-            items.append(f'<li data-position="{e(n["position"])}"><details><summary>{head}</summary>'
-                         f'<div class="warp-node-text" style="white-space:pre-wrap">{body}</div>{kids}</details></li>')
-        return f"<ul>{''.join(items)}</ul>" if items else ""
+            status = str(n.get("status", ""))
+            position = str(n["position"])
+            head = (f'<span class="warp-node-number" title="{e(position)}">{e(section_number(position))}</span> '
+                    f'{e(str(n.get("title", "")))} '
+                    f'<span class="warp-badge" data-status="{e(status)}">{e(status)}</span> '
+                    f'<span class="warp-cites">{e(count(int(n.get("citations") or 0), "citations"))}</span>')
+            text = n.get("text") or ""
+            if text:
+                body = f'<div class="warp-node-text" style="white-space:pre-wrap">{e(str(text))}</div>'
+            elif status == "locked":
+                body = f'<div class="warp-node-note"><i>{e(LOCKED_UNWRITTEN)}</i></div>'
+            elif n.get("plan"):
+                body = f'<div class="warp-node-plan" style="white-space:pre-wrap">Plan: {e(str(n["plan"]))}</div>'
+            else:
+                body = ""
+            kids = visit(n.get("children") or [])
+            items.append(f'<li data-position="{e(position)}" data-status="{e(status)}"><details>'
+                         f"<summary>{head}</summary>{body}{kids}</details></li>")
+        return f'<ul class="warp-tree">{"".join(items)}</ul>' if items else ""
 
-    counts = payload.get("counts", {})
-    head = (f"<b>{e(payload.get('title', ''))}</b> — {e(payload.get('status', ''))}, step {int(payload.get('step', 0))}, "
-            f"{int(counts.get('searches', 0))} searches, {int(counts.get('extends', 0))} extends")
-    return f'<div class="warp-outline-static">{head}{visit(payload.get("nodes", [])) or "<p>(no outline yet)</p>"}</div>'
+    status = str(payload.get("status", ""))
+    meta = f'<span class="warp-outline-meta" title="{e(run_meta_title(payload))}">{e(run_meta(payload))}</span>'
+    title = str(payload.get("title") or payload.get("query") or "WARP run")
+    head = (f'<div class="warp-outline-head"><b>{e(title)}</b> '
+            f'<span class="warp-badge warp-run-status" data-status="{e(status)}">{e(status)}</span> {meta}</div>')
+    tree = visit(payload.get("nodes") or []) or f'<p class="warp-empty">{e(empty_outline(status))}</p>'
+    return f'<div class="warp-outline-static" data-over="{str(over).lower()}">{head}{tree}</div>'
 
 
-def outline_bundle(payload: Outline) -> dict[str, Any]:
+def outline_bundle(payload: Outline | Mapping[str, Any]) -> dict[str, Any]:
     """The static MIME bundle of an outline: the extension's JSON plus fallbacks any viewer shows."""
+    outline: Any = payload
     return {
-        OUTLINE_MIME: payload,
-        "text/html": outline_html(payload),
-        "text/markdown": escape_markdown(outline_text(payload, markdown=True)),
-        "text/plain": outline_text(payload),
+        OUTLINE_MIME: dict(outline),
+        "text/html": outline_html(outline),
+        "text/markdown": escape_markdown(outline_text(outline, markdown=True)),
+        "text/plain": outline_text(outline),
     }
 
 
-# One step, for the controller's detail panel.
-def step_html(step: Step | None, next_label: str = "") -> str:
-    e = html.escape
-    if step is None:
-        return f'<div class="warp-step"><p>No step taken yet. Next: <b>{e(next_label)}</b>.</p></div>'
-    parts = [f'<div class="warp-step"><div class="warp-step-head"><b>step {step.index}</b> · '
-             f'<span class="warp-step-state">{e(state_label(step.state, step.position))}</span>'
-             f'{" · next: " + e(next_label) if next_label else ""}</div>']
-    if step.error:
-        parts.append(f'<div class="warp-step-error">rejected: {e(step.error)}</div>')
-    if step.fallback:
-        parts.append(f'<div class="warp-step-error">fallback: {e(step.fallback)}</div>')
-    if step.thought:
-        parts.append(f'<div class="warp-step-thought"><b>thought</b> {e(step.thought)}</div>')
-    if step.action is not None:
-        action = json.dumps(step.action, ensure_ascii=False, indent=1)
-        parts.append(f'<details class="warp-step-action" open><summary>action</summary><pre>{e(action)}</pre></details>')
-    if step.passages:
-        rows = []
-        for key, p in zip(step.keys or [None] * len(step.passages), step.passages):
-            where = p.path + (f", p. {p.page}" if p.page is not None else "") + (f" § {p.heading}" if p.heading else "")
-            label = f"[{key}] " if key is not None else ""
-            rows.append(f'<li><details><summary>{e(label + where)}</summary>'
-                        f'<div style="white-space:pre-wrap">{e(p.text)}</div></details></li>')
-        parts.append(f'<details class="warp-step-passages"><summary>{len(step.passages)} passages</summary>'
-                     f'<ul>{"".join(rows)}</ul></details>')
-    if step.diff:
-        parts.append('<div class="warp-step-diff"><b>changes</b><ul>' +
-                     "".join(f"<li><code>{e(line)}</code></li>" for line in step.diff) + "</ul></div>")
-    took = step.latency_s or max(0.0, step.ended_at - step.started_at)
-    parts.append(f'<div class="warp-step-meta">tokens {step.prompt_tokens}/{step.completion_tokens} · {took:.1f} s</div></div>')
-    return "".join(parts)
-
-
 class Clock:
-    """Seconds since creation, for the status line."""
+    """Seconds since creation (or the last ``reset``), for the progress line."""
 
     def __init__(self) -> None:
         self.t0 = time.monotonic()
 
+    def reset(self) -> None:
+        """Count from now."""
+        self.t0 = time.monotonic()
+
     def __call__(self) -> float:
+        """Seconds elapsed."""
         return time.monotonic() - self.t0

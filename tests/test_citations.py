@@ -30,4 +30,34 @@ def test_renumber_in_order_of_first_use_and_references_only_cited():
     order = [4, 2]
     assert renumberer(order)("x [4] y [2][4] z [3]") == "x [1] y [2][1] z "
     refs = reference_lines(order, reg)
-    assert refs == ["[1] T3 — f3.md, p. 3, chars 0-0", "[2] T1 — f1.md, p. 1, chars 0-0"]
+    assert refs == ["[1] T3 — [f3.md](f3.md), p. 3", "[2] T1 — [f1.md](f1.md), p. 1"]
+
+
+def test_references_link_to_the_file_its_page_and_heading(tmp_path):
+    """``[n] Title — [path](href), p. P, § Heading``: relative to the notebook's folder,
+    percent-encoded, ``#page=N`` for a PDF, ``#Heading-text`` for Markdown and notebooks."""
+    from jupyter_warp.citations import reference_line
+
+    base = tmp_path / "project"
+    md = Passage(doc_id="a", text="", path=str(base / "docs" / "warp notes.md"), title="WARP notes",
+                 heading="Intro > Drafting and deepening", start=10, end=90)
+    pdf = Passage(doc_id="b", text="", path=str(base / "papers" / "paper (v2).pdf"), title="A paper", page=3)
+    nb = Passage(doc_id="c", text="", path=str(base / "nb.ipynb"), heading="Résumé à faire")
+    txt = Passage(doc_id="d", text="", path=str(base / "notes.txt"), heading="Part")
+    outside = Passage(doc_id="e", text="", path=str(tmp_path / "elsewhere" / "x.md"))
+    assert reference_line(1, md, base) == ("[1] WARP notes — [docs/warp notes.md](docs/warp%20notes.md"
+                                           "#Drafting-and-deepening), § Intro > Drafting and deepening")
+    assert reference_line(2, pdf, base) == (
+        "[2] A paper — [papers/paper (v2).pdf](papers/paper%20%28v2%29.pdf#page=3), p. 3")
+    assert reference_line(3, nb, base) == "[3] [nb.ipynb](nb.ipynb#R%C3%A9sum%C3%A9-%C3%A0-faire), § Résumé à faire"
+    assert reference_line(4, txt, base) == "[4] [notes.txt](notes.txt), § Part"  # no heading anchors in text files
+    # Outside the folder: the path as stored, linked relatively (JupyterLab opens it when its root holds it).
+    assert reference_line(5, outside, base) == f"[5] [{outside.path}](../elsewhere/x.md)"
+    # Nothing breaks the link: brackets, backticks, a newline, a backslash before punctuation.
+    odd = Passage(doc_id="f", text="", path=str(base / "a]b [c] `d`\n\\*.md"))
+    line = reference_line(6, odd, base)
+    assert line == r"[6] [a\]b [c] \`d\`\n\\*.md](a%5Db%20%5Bc%5D%20%60d%60%0A%5C%2A.md)"
+    from markdown_it import MarkdownIt
+
+    html = MarkdownIt("commonmark").render(line)
+    assert html.count("<a href=") == 1 and "a]b [c] <code>" not in html

@@ -4,13 +4,14 @@ streaming runs, resume, indexing. The model is scripted; the corpus is real wher
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import fields
 from pathlib import Path
 
 import nbformat
 import pytest
 from scripted import MemorySearcher, ScriptedBackend
-from test_magics_support import bundles, get_shell, question_script, run, updates
+from test_magics_support import final_outputs, get_shell, question_script, run, updates
 from traitlets.config import Config
 
 import kernel_magics
@@ -20,6 +21,7 @@ from jupyter_warp.mime import CELLS_MIME, OUTLINE_MIME
 from kernel_magics import parsers
 from kernel_magics.magics import CONFIG_FIELDS, Warp
 from kernel_magics.result import WarpResult
+from kernel_magics.views import SPINNER, short_number
 
 WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
 
@@ -188,18 +190,87 @@ def test_streaming_run_updates_in_place_and_binds_the_result(shell):
     assert isinstance(res, WarpResult) and res.run.done and res.report.sections
     assert [s.index for s in res.steps] == list(range(1, res.run.state.step + 1))
 
-    first = bundles(cap)[0]
-    assert WIDGET_MIME in first and OUTLINE_MIME in first and "text/markdown" in first and "text/html" in first
-    status = [u["text/plain"] for u in updates(cap) if OUTLINE_MIME not in u]
-    assert len(status) >= res.run.state.step  # one status update per step, plus the closing one
-    assert any(s.startswith("drafting section-1 · step") and " searches · 0 extends · tokens " in s for s in status)
-    assert status[-1] == res.run.snapshot().summary
-    final_tree = [u for u in updates(cap) if OUTLINE_MIME in u][-1]
-    assert final_tree[OUTLINE_MIME]["status"] == "done"
-    assert final_tree[OUTLINE_MIME]["nodes"][0]["status"] == "written"
-    assert "section-1" in final_tree["text/markdown"]
+    # The cell ends as the static outline (final status) and one line, and no widget view.
+    final = final_outputs(cap)
+    assert not any(WIDGET_MIME in o for o in final)
+    outline, progress = final[0], final[1]
+    assert outline[OUTLINE_MIME]["status"] == "done" and outline[OUTLINE_MIME]["step"] == res.run.state.step
+    assert outline[OUTLINE_MIME]["nodes"][0]["status"] == "written"
+    assert "text/html" in outline and "text/markdown" in outline
+    assert outline["text/plain"].splitlines()[2] == "  1 Part 1 — written, 2 citations"
+    assert progress["text/plain"] == (f"done · step {res.run.state.step}/140 · 3/3 sections written · 4 searches · "
+                                      f"0 extends · tokens {short_number(res.run.state.counters['tokens_in'])}/56 · "
+                                      f"{res.run.state.wall_s:.1f} s · {res.run.state.stop_reason}")
+    # The outline was replaced after every step, in the shared wording.
+    outlines = [u for u in updates(cap) if OUTLINE_MIME in u]
+    assert [o[OUTLINE_MIME]["step"] for o in outlines] == list(range(1, res.run.state.step + 1))
+    lines = [u["text/plain"] for u in updates(cap) if OUTLINE_MIME not in u]
+    assert any(line.startswith("searching for 1 · step 2/140 · 0/3 sections written · 1 search · 0 extends · tokens ")
+               for line in lines), lines
     # Status lines are updates of one display, not a wall of prints.
     assert "step 3/" not in cap.stdout
+
+
+def test_progress_says_loading_then_ticks_during_a_step(shell):
+    class Slow(ScriptedBackend):
+        def generate(self, requests):
+            time.sleep(1.3)
+            return super().generate(requests)
+
+    def factory(spec):
+        time.sleep(1.2)  # a model that takes a while to load
+        return Slow(question_script())
+
+    magics_of(shell).backend_factory = factory
+    result, cap = run(shell, "%%warp --max-steps 2 --name slow\nWhat is alpha?")
+    assert result.error_in_exec is None, cap.stdout
+    lines = [u["text/plain"] for u in updates(cap) if OUTLINE_MIME not in u]
+    loading = [line for line in lines if "loading model smollm2 · " in line]
+    assert loading and loading[0][0] in SPINNER, lines
+    ticks = [line for line in lines if line.split(" ")[0] in SPINNER and " searching · " in line]
+    assert len({line[0] for line in ticks}) >= 2, lines  # the spinner turned during the first step
+    assert any(line.endswith(" 1 s · step 0/2 · 0/0 sections written · 0 searches · 0 extends · tokens 0/0")
+               for line in ticks), lines
+    assert lines.index(loading[0]) < lines.index(ticks[0])
+    # The second run reuses the loaded model: no loading line.
+    result, cap = run(shell, "%%warp --max-steps 1 --name again\nWhat is beta?")
+    assert not any("loading model" in u["text/plain"] for u in updates(cap) if OUTLINE_MIME not in u)
+
+
+def test_progress_counts_rejected_replies_and_fallbacks(shell):
+    def script(request):
+        if "You are the writer" in request.prompt:
+            return "<thought>x</thought><action>too short</action>"  # rejected, then the section is skipped
+        return question_script()(request)
+
+    magics_of(shell).backend_factory = lambda spec: ScriptedBackend(script)
+    result, cap = run(shell, "%%warp --max-extends 0 --max-steps 10 --set max_retries=2\nWhat is alpha?")
+    assert result.error_in_exec is None, cap.stdout
+    run_ = shell.user_ns["warp"].run
+    rejected = run_.state.counters["failed_steps"]
+    fallbacks = sum(1 for s in run_.steps if s.fallback)
+    assert rejected >= 2 and fallbacks >= 1
+    lines = [u["text/plain"] for u in updates(cap) if OUTLINE_MIME not in u]
+    assert any(line.endswith(f" · {rejected} rejected · {fallbacks} fallback{'s' if fallbacks > 1 else ''}")
+               for line in lines), lines
+
+
+def test_interrupt_stops_the_run_and_the_outline_says_stopped(shell):
+    class Interrupted(ScriptedBackend):
+        def generate(self, requests):
+            if self.calls == 3:
+                raise KeyboardInterrupt
+            return super().generate(requests)
+
+    magics_of(shell).backend_factory = lambda spec: Interrupted(question_script())
+    result, cap = run(shell, "%%warp --max-extends 0 --run-dir runs/int\nWhat is alpha?")
+    assert result.error_in_exec is None, cap.stdout
+    final = final_outputs(cap)
+    assert final[0][OUTLINE_MIME]["status"] == "stopped" and final[0][OUTLINE_MIME]["step"] == 3
+    assert final[1]["text/plain"].startswith("interrupted: the run is saved: continue it with `%warp_resume runs/int`")
+    assert "\nstopped · step 3/140 · " in final[1]["text/plain"]
+    assert final[1]["text/plain"].endswith(" s · interrupted by the user")
+    assert not any(WIDGET_MIME in o for o in final)
 
 
 def test_per_cell_flags_override_traits_and_out_writes_a_notebook(shell, tmp_path):
@@ -211,18 +282,20 @@ def test_per_cell_flags_override_traits_and_out_writes_a_notebook(shell, tmp_pat
     nb = nbformat.read(tmp_path / "out" / "report.ipynb", as_version=4)
     nbformat.validate(nb)
     assert len(nb.cells) == len(shell.user_ns["warp"].report.sections) + 1
-    assert "report saved to out/report.ipynb" in cap.stdout
+    assert final_outputs(cap)[1]["text/plain"].startswith("report saved to out/report.ipynb\ndone · step ")
 
 
 def test_cells_headless_emit_the_report_output(shell):
     result, cap = run(shell, "%%warp --max-extends 0 --cells\nWhat is alpha?")
     assert result.error_in_exec is None
-    report = [b for b in bundles(cap) if CELLS_MIME in b]
+    final = final_outputs(cap)
+    report = [o for o in final if CELLS_MIME in o]
     assert len(report) == 1
     payload = report[0][CELLS_MIME]
     assert payload == shell.user_ns["warp"].snapshot.cells
     assert "## References" in report[0]["text/markdown"] and "<h2>" in report[0]["text/html"]
-    assert "no notebook frontend" in "".join(b.get("text/plain", "") for b in bundles(cap))
+    assert "no notebook frontend: the report is this cell's Markdown output" in final[1]["text/plain"]
+    assert [list(o)[0] for o in final] == [OUTLINE_MIME, "text/plain", CELLS_MIME]
 
 
 def test_backend_failure_says_how_to_resume_and_resume_finishes(shell, tmp_path):

@@ -93,3 +93,24 @@ def bundles(cap: Any) -> list[dict[str, Any]]:
 
 def updates(cap: Any) -> list[dict[str, Any]]:
     return [o.data for o in cap.outputs if getattr(o, "update", False)]
+
+
+def final_outputs(cap: Any) -> list[dict[str, Any]]:
+    """The cell's outputs as a notebook keeps them: each display replaced by its last update
+    (as nbclient and JupyterLab apply ``display_id`` updates), in the order first shown."""
+    shown: list[dict[str, Any]] = []
+    where: dict[str, list[int]] = {}
+    for o in cap.outputs:
+        display_id = (o.transient or {}).get("display_id")
+        if getattr(o, "update", False):
+            for i in where.get(display_id, []):
+                shown[i] = o.data
+            continue
+        if display_id:
+            where.setdefault(display_id, []).append(len(shown))
+        shown.append(o.data)
+    return shown
+
+
+def texts(outputs: list[dict[str, Any]]) -> list[str]:
+    return [o.get("text/plain", "") for o in outputs]

@@ -1,23 +1,26 @@
 """The widgets without a browser: controller state after steps and edits, the outline's
-messages, pause/stop in the worker thread, the static fallback, escaping, the comm to the
-extension, and turning report outputs into cells."""
+messages, pause/stop in the worker thread, what the ``%%warp --step`` cell holds in the end
+(the static outline, no widget view), the step panel, escaping, the comm to the extension,
+and turning report outputs into cells."""
 
 from __future__ import annotations
 
 import comm
 import nbformat
 import pytest
+from IPython.utils.capture import capture_output
 from scripted import MemorySearcher, ScriptedBackend, plan, reply, shown_keys
-from test_magics_support import GatedBackend, RecordingComm, get_shell, question_script, run
+from test_magics_support import GatedBackend, RecordingComm, final_outputs, get_shell, question_script, run
 
 import kernel_magics
 from jupyter_warp.config import WarpConfig
 from jupyter_warp.mime import CELL_METADATA_KEY, CELLS_MIME, COMM_TARGET, OUTLINE_MIME
 from jupyter_warp.runs import Run
-from kernel_magics.cells import WidgetTarget, cells_bundle, expand_report_cells, write_cells
+from kernel_magics.cells import cells_bundle, deliver_report, expand_report_cells
 from kernel_magics.controller import StepController
 from kernel_magics.frontend import LIVE, NO_EXTENSION, UNKNOWN, FrontendLink
 from kernel_magics.outline import OutlineWidget
+from kernel_magics.result import WarpResult
 from kernel_magics.views import escape_markdown, markdown_html, outline_bundle, status_line
 
 WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
@@ -35,6 +38,14 @@ def send_from_js(widget: OutlineWidget, content: dict) -> None:
     widget._handle_custom_msg(content, [])
 
 
+@pytest.fixture
+def cell():
+    """The outputs of one notebook cell (a real shell's display publisher, captured)."""
+    get_shell()
+    with capture_output() as cap:
+        yield cap
+
+
 # The controller.
 def test_controller_state_after_each_step(tmp_path):
     c = StepController(make_run(tmp_path))
@@ -47,17 +58,20 @@ def test_controller_state_after_each_step(tmp_path):
     assert c.outline.outline["step"] == 1 and c.outline.outline["state"] == "init_plan"
     assert "step 1" in c.detail.value and "searching" in c.detail.value and "next: planning" in c.detail.value
     assert "look for evidence" in c.detail.value  # the thought
-    assert "passages</summary>" in c.detail.value and "docs/exception.md" in c.detail.value
-    assert "step 1/140 · 1 search · 0 extends" in c.status.value
+    assert "<b>searched for</b>: exception · try statement" in c.detail.value  # the action, not its JSON
+    assert "6 passages</summary>" in c.detail.value and "[1] docs/exception.md § Intro" in c.detail.value
+    assert "planning · step 1/140 · 0/0 sections written · 1 search · 0 extends" in c.status.value
 
     c.step()  # the plan
     nodes = c.outline.outline["nodes"]
     assert [n["status"] for n in nodes] == ["planned"] * 3
+    assert "planned “Report” in 3 sections</b><ul><li>1 Part 1</li>" in c.detail.value
     assert "+ section-1 Part 1" in c.detail.value  # what changed
     c.step(2)  # search for section-1, then write it
     assert c.outline.outline["nodes"][0]["status"] == "written"
     assert c.outline.outline["nodes"][0]["citations"] == 2
-    assert "drafting section-1" in c.detail.value
+    assert "drafting 1" in c.detail.value and "<b>wrote 1</b>" in c.detail.value
+    assert "A section body long enough to pass the checks" in c.detail.value and '{"name"' not in c.detail.value
 
 
 def test_edits_from_the_tree_change_what_the_next_steps_do(tmp_path):
@@ -114,9 +128,11 @@ def test_run_in_background_pause_and_queued_edits(tmp_path):
     backend.gate.set()
     assert c.wait(10)
     assert c.run.state.step == 1 and not c.running and not c.done
-    # The queued edit was applied between steps, then the outline was refreshed.
+    # The queued edit was applied between steps, then the outline was refreshed, and the
+    # tree's note says what it did (no "queued" left, no "pausing" left).
     assert [s.title for s in c.run.report.sections] == ["Queued section"]
     assert [n["title"] for n in c.outline.outline["nodes"]] == ["Queued section"]
+    assert c.outline.message == "+ section-1 Queued section"
     assert not c.step_button.disabled and c.pause_button.disabled and not c.outline.busy
 
 
@@ -127,29 +143,39 @@ def test_step_button_takes_one_step_in_the_worker(tmp_path):
     assert c.run.state.step == 1 and c.last_step.index == 1
 
 
-def test_stop_ends_the_run_and_writes_cells_into_the_widget(tmp_path):
-    c = StepController(make_run(tmp_path), cells=True, outputs=[str(tmp_path / "report.md")])
+def test_stop_from_the_button_ends_the_run_in_the_step_cell(tmp_path, cell):
+    c = StepController(make_run(tmp_path), cells=True, outputs=[str(tmp_path / "report.md")]).show(hint="Step or Run")
     c.step(4)
-    c._click_stop(None)  # from a button: no cell to write into, so the report goes to the widget
+    c._click_stop(None)  # from a button: the %%warp cell's outputs take the end
     assert c.done and c.run.state.status == "stopped" and c.finished
     assert c.step_button.disabled and c.run_button.disabled and c.stop_button.disabled
-    datas = [o["data"] for o in c.report_out.outputs if o["output_type"] == "display_data"]
-    assert len(datas) == 1 and datas[0][CELLS_MIME]["run_id"] == c.run.run_id
-    said = "".join(o.get("text", "") for o in c.report_out.outputs)
-    assert "report saved to" in said and "stopped" in said
+    assert not c.outline.editable
+    widget, outline, progress, report = final_outputs(cell)
+    assert widget == {}  # the controller's output is emptied: no widget view is saved
+    assert outline[OUTLINE_MIME]["status"] == "stopped" and outline[OUTLINE_MIME]["step"] == 4
+    assert progress["text/plain"].startswith(f"report saved to {tmp_path / 'report.md'}\nstopped · step 4/140 · ")
+    assert "Step or Run" not in progress["text/plain"]  # the hint is gone once steps were taken
+    assert report[CELLS_MIME]["run_id"] == c.run.run_id
     assert (tmp_path / "report.md").read_text().startswith("# Report")
     again = Run.resume(tmp_path / "r")
     assert again.state.status == "running"  # a stopped run resumes
 
 
-def test_finishing_from_a_background_run_writes_cells_once(tmp_path):
-    c = StepController(make_run(tmp_path), cells=True)
+def test_finishing_from_a_background_run_delivers_the_report_once(tmp_path, cell):
+    c = StepController(make_run(tmp_path), cells=True).show()
     c.start()
     assert c.wait(10) and c.done and c.run.state.status == "done"
-    assert len([o for o in c.report_out.outputs if o["output_type"] == "display_data"]) == 1
     c.stop()
     c.step()
-    assert len([o for o in c.report_out.outputs if o["output_type"] == "display_data"]) == 1
+    reports = [o.data for o in cell.outputs if CELLS_MIME in o.data]
+    assert len(reports) == 1 and reports[0][CELLS_MIME]["run_id"] == c.run.run_id
+    final = final_outputs(cell)
+    assert [list(o)[:1] for o in final] == [[], [OUTLINE_MIME], ["text/plain"], [CELLS_MIME]]
+    assert final[1][OUTLINE_MIME]["status"] == "done" and final[2]["text/plain"].startswith("done · step ")
+    assert "no notebook frontend" in final[2]["text/plain"]  # no link: the Markdown output is the report
+    # Every step replaced the static outline in place (the runs panel and a saved notebook read it).
+    steps = [o.data[OUTLINE_MIME]["step"] for o in cell.outputs if o.update and OUTLINE_MIME in o.data]
+    assert steps[:c.run.state.step] == list(range(1, c.run.state.step + 1))
 
 
 def test_backend_error_from_code_raises_with_a_resume_hint(tmp_path, capsys):
@@ -176,24 +202,58 @@ def test_backend_error_in_the_worker_is_one_line_with_a_resume_hint(tmp_path):
     c = StepController(make_run(tmp_path, Down(question_script())))
     c.start()
     assert c.wait(10)
-    text = "".join(o.get("text", "") for o in c.log.outputs)
+    text = "\n".join(c.views.lines.lines)
     assert "BackendUnavailableError: model server did not answer" in text
     assert f"%warp_resume {c.run.dir}" in text and "Traceback" not in text
-    assert not c.step_button.disabled  # try again
+    assert not c.log.outputs and not c.step_button.disabled  # try again
 
 
 # What a saved notebook shows.
-def test_displayed_widgets_carry_the_static_outline(tmp_path):
+def test_a_displayed_controller_is_its_view_and_a_static_outline_apart(tmp_path, cell):
     c = StepController(make_run(tmp_path))
     c.step(2)
-    data, _ = c._repr_mimebundle_()
-    assert WIDGET_MIME in data and data[WIDGET_MIME]["model_id"] == c.widget.model_id
-    assert data[OUTLINE_MIME]["run_id"] == c.run.run_id
-    assert "section-1" in data["text/markdown"] and "<details>" in data["text/html"]
-    assert data["text/plain"].startswith("searching for section-1 · step 2/")
+    c._ipython_display_()  # `warp.controller` in a later cell
+    view, static = final_outputs(cell)
+    assert WIDGET_MIME in view and OUTLINE_MIME not in view and view[WIDGET_MIME]["model_id"] == c.widget.model_id
+    assert WIDGET_MIME not in static and static[OUTLINE_MIME]["run_id"] == c.run.run_id
+    assert "1 Part 1" in static["text/markdown"] and "<details>" in static["text/html"]
+    assert "  1 Part 1 — planned, 0 citations" in static["text/plain"]
     tree_data, _ = c.outline._repr_mimebundle_()
-    assert tree_data[WIDGET_MIME]["model_id"] == c.outline.model_id and OUTLINE_MIME in tree_data
-    assert "section-1 Part 1 — planned, 0 citations" in tree_data["text/plain"]
+    assert WIDGET_MIME in tree_data and OUTLINE_MIME not in tree_data
+    c.run_to_end(background=False)  # both follow the run: the view goes, the outline ends done
+    view, static = final_outputs(cell)
+    assert view == {} and static[OUTLINE_MIME]["status"] == "done"
+    WarpResult(c.run, controller=c)._ipython_display_()
+    assert WIDGET_MIME not in final_outputs(cell)[-1] and final_outputs(cell)[-1][OUTLINE_MIME]["status"] == "done"
+
+
+def test_the_step_panel_reads_as_text(tmp_path):
+    extend = {"name": "extend-plan", "position": "section-2",
+              "subsections": [{"title": "Sub A", "plan": "a"}, {"title": "Sub B", "plan": "b"}]}
+    c = StepController(make_run(tmp_path, ScriptedBackend(question_script(extend=extend)), max_extends=1))
+    c.run_to_end(background=False)
+    panels = {}
+    for step in c.run.steps:
+        from kernel_magics.stepview import step_html
+
+        panels.setdefault(step.state, step_html(step))
+    assert "<b>split 2 into 2 subsections</b><ul><li>2.1 Sub A</li><li>2.2 Sub B</li></ul>" in panels["extend_plan"]
+    for html in panels.values():
+        assert '"name"' not in html and "{" not in html  # no JSON
+    # Passages outside the notebook's folder: relative to the folder they share, named once.
+    from jupyter_warp.records import Passage, Step
+    from kernel_magics.stepview import step_html
+
+    step = Step(index=1, state="search", action={"name": "search", "keywords": ["a"]}, keys=[1, 2],
+                passages=[Passage("a", "# H\n\n**bold** text", "/corpus/papers/a.md", heading="H > Sub"),
+                          Passage("b", "plain <i>", "/corpus/notes/b.pdf", page=3)])
+    html = step_html(step, "planning")
+    assert "2 passages in /corpus</summary>" in html and "[1] papers/a.md § H &gt; Sub" in html
+    assert "[2] notes/b.pdf, p. 3" in html
+    assert "<strong>bold</strong>" in html and "plain &lt;i&gt;" in html  # Markdown rendered, text as text
+    # The end: no "next", no doubled parentheses.
+    over = step_html(c.last_step, over=c.next_label())
+    assert "run over: done: " in over and "next:" not in over and "))" not in over
 
 
 def test_document_text_is_escaped_everywhere(tmp_path):
@@ -229,19 +289,18 @@ def test_document_text_is_escaped_everywhere(tmp_path):
     cells = cells_bundle(run_.snapshot().cells, run_.snapshot().markdown)
     assert "<img" not in cells["text/html"] and "<script" not in cells["text/html"]
     assert "<img" not in cells["text/markdown"] and "<script" not in cells["text/markdown"]
-    assert 'src="x"' not in c.outline._repr_mimebundle_()[0]["text/html"]
 
 
 def test_safe_markdown_helpers():
     text = "a < b & `x < y` and\n\n```\nif a < b:\n```\n\n[link](javascript:alert(1)) <b>bold</b>"
     escaped = escape_markdown(text)
-    assert "a &lt; b &amp;" in escaped and "`x < y`" in escaped and "if a < b:" in escaped
+    assert "a < b &" in escaped and "`x < y`" in escaped and "if a < b:" in escaped
     assert "](javascript:" not in escaped and "](unsafe-javascript:" in escaped and "&lt;b>" in escaped
     html = markdown_html("# T\n\n<script>x</script> [l](javascript:alert(1)) **b**")
     assert "<script" not in html and "href" not in html and "<strong>b</strong>" in html
-    line = status_line({"state": "write", "cursor": "section-2.1", "status": "running", "step": 12,
-                        "counts": {"searches": 4, "extends": 1, "tokens_in": 12345, "tokens_out": 3210}}, 140, 41.2)
-    assert line == "drafting section-2.1 · step 12/140 · 4 searches · 1 extend · tokens 12k/3.2k · 41 s"
+    line = status_line({"state": "write", "cursor": "section-2.1", "status": "running", "step": 12, "max_steps": 140,
+                        "counts": {"searches": 4, "extends": 1, "tokens_in": 12345, "tokens_out": 3210}, "nodes": []})
+    assert line == "drafting 2.1 · step 12/140 · 0/0 sections written · 4 searches · 1 extend · tokens 12k/3.2k"
 
 
 # The comm to the JupyterLab extension.
@@ -264,20 +323,22 @@ def finished_payload(tmp_path):
 
 
 class Cell:
-    """A CellTarget that records instead of displaying."""
-
-    keep_report_when_inserted = True
+    """Where a report goes, recorded: the outputs shown, the lines said, the next input."""
 
     def __init__(self):
-        self.emitted, self.said, self.next_input = [], [], []
-        self.set_next_input = self.next_input.append
+        self.shown, self.said, self.next_input = [], [], []
 
-    def emit(self, bundle):
-        self.emitted.append(bundle)
+    def show(self, bundle):
+        self.shown.append(bundle)
 
     def say(self, text):
         self.said.append(text)
-        return self.said.append
+        index = len(self.said) - 1
+        return lambda new: self.said.__setitem__(index, new)
+
+    def deliver(self, payload, md, link, next_input=True):
+        return deliver_report(payload, md, link, self.show, next_input=self.next_input.append if next_input else None,
+                              say=self.say)
 
 
 def test_link_hello_ack_and_insert(recording_comm, tmp_path):
@@ -291,13 +352,25 @@ def test_link_hello_ack_and_insert(recording_comm, tmp_path):
 
     r, payload, md = finished_payload(tmp_path)
     cell = Cell()
-    outcome = write_cells(payload, md, link, cell)
+    outcome = cell.deliver(payload, md, link)
     assert outcome.mode == "sent" and outcome.count == len(r.report.sections) + 1
-    assert cell.emitted[0][CELLS_MIME] == payload and not cell.next_input
+    assert cell.shown[0][CELLS_MIME] == payload and not cell.next_input
     assert c.sent[-1]["data"] == {"action": "insert-cells", "payload": payload}
+    # The extension's note says it: nothing sent, nothing inserted, is said here.
+    assert outcome.message == "" and cell.said == []
     c.answer({"action": "inserted", "run_id": r.run_id, "count": outcome.count})
-    assert cell.said[-1] == f"{outcome.count} report cells inserted below this cell"
-    assert link.inserted[r.run_id] == outcome.count and not link.on_inserted
+    assert cell.said == [] and link.inserted[r.run_id] == outcome.count and not link.on_inserted
+
+
+def test_an_insert_error_is_said(recording_comm, tmp_path):
+    link = FrontendLink()
+    link.open()
+    recording_comm[0].answer({"action": "hello-ack", "version": 1})
+    r, payload, md = finished_payload(tmp_path)
+    cell = Cell()
+    cell.deliver(payload, md, link)
+    recording_comm[0].answer({"action": "inserted", "run_id": r.run_id, "count": 0, "error": "cell 3 is a code cell"})
+    assert cell.said == ["the JupyterLab extension could not insert the report: cell 3 is a code cell"]
 
 
 def test_link_queues_until_the_ack(recording_comm, tmp_path):
@@ -306,12 +379,13 @@ def test_link_queues_until_the_ack(recording_comm, tmp_path):
     [c] = recording_comm
     r, payload, md = finished_payload(tmp_path)
     cell = Cell()
-    assert write_cells(payload, md, link, cell).mode == "queued"
+    assert cell.deliver(payload, md, link).mode == "queued"
     assert [m["msg_type"] for m in c.sent] == ["comm_open"]
+    assert "go to the JupyterLab extension when it answers" in cell.said[0]
     c.answer({"action": "hello-ack", "version": 1})
     assert c.sent[-1]["data"]["action"] == "insert-cells"
     c.answer({"action": "inserted", "run_id": r.run_id, "count": 0})
-    assert "already in this notebook" in cell.said[-1]
+    assert cell.said == [""]  # answered: the waiting message is gone (the note says the rest)
 
 
 def test_link_without_extension_falls_back_to_next_input(recording_comm, tmp_path):
@@ -321,28 +395,13 @@ def test_link_without_extension_falls_back_to_next_input(recording_comm, tmp_pat
     assert link.mode == NO_EXTENSION
     r, payload, md = finished_payload(tmp_path)
     cell = Cell()
-    outcome = write_cells(payload, md, link, cell)
+    outcome = cell.deliver(payload, md, link)
     assert outcome.mode == "next-input" and cell.next_input == [md]
-    assert "extension is not installed" in cell.said[-1] and "next cell" in cell.said[-1]
+    assert "extension is not installed" in outcome.message and "next cell" in outcome.message
     # From a button there is no next cell: the report output is all there is, and it says so.
-    from ipywidgets import Output
-
-    out = Output()
-    outcome = write_cells(payload, md, link, WidgetTarget(out))
-    assert outcome.mode == "output" and out.outputs[0]["data"][CELLS_MIME] == payload
-
-
-def test_from_a_button_with_the_extension_only_the_cells_are_sent(recording_comm, tmp_path):
-    from ipywidgets import Output
-
-    link = FrontendLink()
-    link.open()
-    recording_comm[0].answer({"action": "hello-ack", "version": 1})
-    r, payload, md = finished_payload(tmp_path)
-    out = Output()
-    outcome = write_cells(payload, md, link, WidgetTarget(out))
-    assert outcome.mode == "sent" and recording_comm[0].sent[-1]["data"]["action"] == "insert-cells"
-    assert [o["output_type"] for o in out.outputs] == ["stream"]  # the message, no second copy of the report
+    outcome = cell.deliver(payload, md, link, next_input=False)
+    assert outcome.mode == "output" and cell.shown[-1][CELLS_MIME] == payload
+    assert outcome.message.endswith("the report is this cell's output")
 
 
 def test_no_kernel_means_no_frontend(tmp_path):
@@ -350,7 +409,7 @@ def test_no_kernel_means_no_frontend(tmp_path):
     link.open()  # plain IPython: the comm package's DummyComm
     assert link.comm is None and link.mode == UNKNOWN
     r, payload, md = finished_payload(tmp_path)
-    assert write_cells(payload, md, link, Cell()).mode == "output"
+    assert Cell().deliver(payload, md, link).mode == "output"
 
 
 def test_load_ext_greets_the_frontend_and_to_cells_uses_the_link(recording_comm, tmp_path, monkeypatch):
@@ -369,6 +428,10 @@ def test_load_ext_greets_the_frontend_and_to_cells_uses_the_link(recording_comm,
         assert result.error_in_exec is None, cap.stdout
         inserts = [m_ for m_ in c.sent if m_["data"].get("action") == "insert-cells"]
         assert len(inserts) == 1 and inserts[0]["data"]["payload"]["run_id"] == sh.user_ns["warp"].run.run_id
+        # The report output is there for the note; no "sent"/"inserted" message beside it.
+        final = final_outputs(cap)
+        assert [list(o)[0] for o in final] == [OUTLINE_MIME, "text/plain", CELLS_MIME]
+        assert final[1]["text/plain"].startswith("done · step ")
         outcome = sh.user_ns["warp"].to_cells()
         assert outcome.mode == "sent"
     finally:
@@ -392,3 +455,21 @@ def test_expand_report_cells_is_idempotent(tmp_path):
     assert all(c.metadata[CELL_METADATA_KEY]["run_id"] == r.run_id for c in inserted)
     assert nb.cells[-1].source == "after"
     assert len(expand_report_cells(nb).cells) == 3 + n  # a second pass inserts nothing
+
+
+def test_a_report_with_a_code_cell_is_not_inserted(tmp_path):
+    r, payload, md = finished_payload(tmp_path)
+    payload = {**payload, "cells": [*payload["cells"][:1], {"cell_type": "code", "source": "import os; os.remove('x')",
+                                                             "metadata": {}}, *payload["cells"][1:]]}
+    nb = nbformat.v4.new_notebook()
+    cell = nbformat.v4.new_code_cell("%%warp --cells\nWhat is alpha?")
+    cell.outputs = [nbformat.v4.new_output("display_data", data=cells_bundle(payload, md))]
+    nb.cells = [cell]
+    with pytest.warns(UserWarning, match="its cell 2 is a code cell, and a report inserts only Markdown and raw"):
+        expand_report_cells(nb)
+    assert len(nb.cells) == 1
+    raw = {**payload, "run_id": "raw-run", "cells": [{"cell_type": "raw", "source": "raw text", "metadata": {}}]}
+    cell.outputs.append(nbformat.v4.new_output("display_data", data=cells_bundle(raw, md)))
+    with pytest.warns(UserWarning):
+        expand_report_cells(nb)
+    assert [c.cell_type for c in nb.cells] == ["code", "raw"]

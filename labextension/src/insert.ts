@@ -20,13 +20,19 @@ import {
 /** The payload is not a report this extension can insert. */
 export class CellsPayloadError extends Error {}
 
-const CELL_TYPES = ['markdown', 'code', 'raw'];
+/** The only cells a report may add: nothing inserted from a payload can run. */
+const CELL_TYPES = ['markdown', 'raw'];
 
 function parseCell(value: unknown, runId: string, where: string): IReportCell {
   if (!isObject(value)) {
     throw new CellsPayloadError(`${where} is not an object`);
   }
   const cellType = value.cell_type ?? 'markdown';
+  if (cellType === 'code') {
+    throw new CellsPayloadError(
+      `${where} is a code cell: a report inserts only Markdown and raw cells`
+    );
+  }
   if (typeof cellType !== 'string' || !CELL_TYPES.includes(cellType)) {
     throw new CellsPayloadError(`${where} has an unknown cell_type`);
   }

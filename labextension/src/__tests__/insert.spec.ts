@@ -118,9 +118,27 @@ describe('parseCellsPayload', () => {
     ['no run id', { cells: [] }, 'the payload has no "run_id"'],
     ['no cells', { run_id: 'r' }, '"cells" is not a list'],
     ['a bad cell type', { run_id: 'r', cells: [{ cell_type: 'html', source: '' }] }, 'cell 1 has an unknown cell_type'],
-    ['a cell without source', { run_id: 'r', cells: [{ cell_type: 'markdown' }] }, 'cell 1 has no text "source"']
+    ['a cell without source', { run_id: 'r', cells: [{ cell_type: 'markdown' }] }, 'cell 1 has no text "source"'],
+    [
+      'a code cell',
+      { run_id: 'r', cells: [{ source: '# ok' }, { cell_type: 'code', source: 'import os' }] },
+      'cell 2 is a code cell: a report inserts only Markdown and raw cells'
+    ]
   ])('rejects %s', (_, data, reason) => {
     expect(() => parseCellsPayload(data)).toThrow(new CellsPayloadError(reason));
+  });
+
+  it('inserts Markdown and raw cells, and nothing of a payload with a code cell', () => {
+    const nb = notebook(1);
+    const ok = parseCellsPayload({
+      run_id: 'r',
+      cells: [{ source: '# md' }, { cell_type: 'raw', source: 'raw' }]
+    });
+    expect(insertReportCells(nb, ok, 0)).toBe(2);
+    expect(nb.cells.map(cell => cell.cell_type)).toEqual(['code', 'markdown', 'raw']);
+    const bad = { run_id: 'r2', cells: [{ source: '# md' }, { cell_type: 'code', source: 'x' }] };
+    expect(() => insertReportCells(nb, parseCellsPayload(bad), 0)).toThrow(CellsPayloadError);
+    expect(nb.cells).toHaveLength(3);
   });
 });
 
