@@ -19,7 +19,7 @@ from traitlets import Bool, Dict, Float, Int, TraitError, TraitType, Unicode, ob
 
 from jupyter_warp.config import WarpConfig, setting_type
 from jupyter_warp.errors import ConfigError
-from jupyter_warp.runs import BackendPool, Run, open_run
+from jupyter_warp.runs import BackendPool, Run, check_outputs, open_run
 
 from . import parsers
 from .controller import StepController
@@ -79,6 +79,7 @@ class _WarpMagics(Magics):
         return {name: getattr(self, name) for name in CONFIG_FIELDS}
 
     def _open(self, question: str | None, args: WarpArgs) -> Run:
+        check_outputs(args.out)  # a report path that cannot be written fails now, not after the run
         return open_run(question, run_dir=args.run_dir, config=WarpConfig(**self.config_dict()),
                         overrides=args.settings, run_root=self.runs_dir, backends=self.backends,
                         searcher_factory=self.searcher_factory)

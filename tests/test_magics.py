@@ -379,3 +379,10 @@ def test_run_dir_holds_the_state(shell, tmp_path):
     run(shell, "%%warp --max-extends 0 --run-dir runs/x\nWhat is alpha?")
     state = json.loads((tmp_path / "runs" / "x" / "state.json").read_text())
     assert state["status"] == "done" and state["query"] == "What is alpha?"
+
+
+def test_an_out_path_that_cannot_be_written_fails_before_the_run(shell, tmp_path):
+    (tmp_path / "taken").mkdir()
+    result, cap = run(shell, "%%warp --max-extends 0 --out taken\nWhat is alpha?")
+    assert "is a folder" in one_line_error(cap, "RunError")
+    assert "warp" not in shell.user_ns and not list(Path(".warp/runs").glob("*"))
