@@ -167,14 +167,19 @@ def run_lockstep(questions: Sequence[Question], config: WarpConfig, out_dir: str
                     del runs[qid]
                 else:
                     turns.append((qid, turn))
-            except WarpError as exc:
-                results[qid] = BatchResult(q.id, q.question, "error", run.state.step, error=str(exc))
+            except Exception as exc:  # one question failing must not stop the others
+                error = str(exc) if isinstance(exc, WarpError) else f"{type(exc).__name__}: {exc}"
+                results[qid] = BatchResult(q.id, q.question, "error", run.state.step, error=error)
                 del runs[qid]
         if not turns:
             break
-        shared = backend or runs[turns[0][0]][1].backend
-        completions = _generate(shared, [t.request for _, t in turns])
-        for (qid, turn), completion in zip(turns, completions):
+        asked = [(qid, turn) for qid, turn in turns if turn.refusal is None]
+        answers: dict[str, Completion] = {}
+        if asked:
+            shared = backend or runs[asked[0][0]][1].backend
+            answers = dict(zip((qid for qid, _ in asked), _generate(shared, [t.request for _, t in asked])))
+        for qid, turn in turns:
+            completion = turn.offline() or answers[qid]
             q, run, started = runs[qid]
             try:
                 run.complete(turn, completion)

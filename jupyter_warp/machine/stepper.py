@@ -54,6 +54,9 @@ class Machine:
         s.counters["tokens_in"] += completion.prompt_tokens
         s.counters["tokens_out"] += completion.completion_tokens
         try:
+            if turn.refusal:
+                s.failures = max(s.failures, config.max_retries - 1)  # the same prompt would not fit again
+                raise ActionError(f"not sent to the model: {turn.refusal}")
             if completion.error:
                 raise ActionError(f"the model call failed: {completion.error}")
             reply = split_reply(completion.text)
