@@ -76,7 +76,8 @@ class InitPlanStage(Stage):
             self._plan(ctx, s.query, sections, step)
         else:
             step.fallback = "stopped: no valid plan"
-            finish(s, f"the model gave no valid plan in {c.max_retries} tries; try another model", RunStatus.FAILED)
+            why = turn.refusal or f"the model gave no valid plan in {c.max_retries} tries; try another model"
+            finish(s, why, RunStatus.FAILED)
 
 
 def sections_from_headings(passages: Sequence[Passage], limit: int) -> list[dict[str, str]]:
