@@ -57,6 +57,7 @@ def fit_prompt(render: Render, passages: int, count_tokens: Callable[[str], int]
 
     def done(level: int, n: int, chars: int) -> Fit:
         prompt, tokens = size(level, n, chars)
+        level = next(low for low in range(level + 1) if render(low, n, chars) == prompt)  # the cut that mattered
         room = context_window - TEMPLATE_MARGIN - tokens
         cut = {"report_level": level, "passages": passages - n,
                "passage_chars": chars if chars < passage_chars else 0,

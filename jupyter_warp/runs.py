@@ -9,6 +9,7 @@ completed step is redone.
 
 from __future__ import annotations
 
+import inspect
 import json
 import re
 import threading
@@ -100,10 +101,15 @@ def backend_options(config: WarpConfig) -> dict[str, Any]:
         from .llm.registry import parse_spec, registry
 
         try:
-            known = registry.options(parse_spec(config.model)[0])
-        except ConfigError:
+            name = parse_spec(config.model)[0]
+            known = registry.options(name)
+            if known is None:  # it passes options on (vLLM's engine arguments): does it name this one?
+                factory = registry.factory(name)
+                owner = getattr(factory, "__self__", factory)
+                known = list(inspect.signature(owner.__init__ if isinstance(owner, type) else factory).parameters)
+        except (ConfigError, ImportError, TypeError, ValueError):
             known = []
-        if known is not None and "enable_thinking" in known:
+        if "enable_thinking" in known:
             options["enable_thinking"] = config.enable_thinking
     return options
 
