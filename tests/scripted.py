@@ -92,13 +92,14 @@ class MemorySearcher:
 def parses_search(text: str) -> bool:
     """Whether a reply is a well-formed search action: closed tags, strict JSON (no repair),
     and the engine's own validation."""
-    from jupyter_warp import actions
     from jupyter_warp.config import WarpConfig
+    from jupyter_warp.machine.reply import ActionError, parse_json_action, split_reply
+    from jupyter_warp.machine.search import validate_search
 
     try:
-        reply = actions.split_reply(text)
+        reply = split_reply(text)
         json.loads(reply.action_text)
-        actions.validate_search(actions.parse_json_action(reply.action_text), WarpConfig())
-    except (actions.ActionError, ValueError):
+        validate_search(parse_json_action(reply.action_text, ("search",), reply.closed), WarpConfig())
+    except (ActionError, ValueError):
         return False
     return reply.closed

@@ -78,16 +78,24 @@ def test_every_state_fitted_at_a_small_window(tmp_path):
 
 
 def test_a_prompt_that_cannot_fit_fails_its_step_and_the_run_goes_on(tmp_path):
+    class Headed(MemorySearcher):
+        def search_many(self, queries, k):
+            found = super().search_many(queries, k)
+            for i, p in enumerate(found):
+                p.heading = f"Topic {i % 3}"
+            return found
+
     backend = ScriptedBackend(good_script(), context_window=560)
-    searcher = MemorySearcher(per_query=10, text_len=200)
     run = Run.create(Q, WarpConfig(max_extends=0, max_retries=3, passage_max_chars=2000), run_dir=tmp_path / "run",
-                     backend=backend, searcher=searcher)
-    run.run(max_steps=4)
+                     backend=backend, searcher=Headed(per_query=10, text_len=200))
+    run.run()
     init = run.steps[1]
     assert init.state == "init_plan" and init.error.startswith("not sent to the model: the prompt needs")
-    assert init.fallback and "headings" in init.fallback or "no valid plan" in run.state.stop_reason
-    assert len(backend.requests) == 1  # only the first search reached the model
-    assert run.state.status in ("running", "failed", "done")
+    assert "headings" in init.fallback and init.cut.get("over_budget_tokens")  # at once, not after 3 tries
+    writes = [s for s in run.steps if s.state == "write"]
+    assert writes and all(s.error.startswith("not sent") and s.fallback == "section skipped" for s in writes)
+    assert all("You are the writer" not in r.prompt and "You are the planner" not in r.prompt for r in backend.requests)
+    assert run.state.status == "done" and "not in the report: 3 sections" in run.snapshot().summary
 
 
 def test_tokens_counted_by_the_model_not_four_chars_for_cjk():

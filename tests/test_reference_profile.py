@@ -32,9 +32,7 @@ from jupyter_warp.records import Passage
 from jupyter_warp.runs import Run
 from jupyter_warp.state import RunState
 
-PROMPTS = Path(__file__).resolve().parents[1].parent.parent / "shared" / "data" / "agentcpm_prompts"
-if not PROMPTS.is_dir():
-    PROMPTS = Path("/work/shared/data/agentcpm_prompts")
+PROMPTS = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "agentcpm_prompts"
 pytestmark = pytest.mark.skipif(not PROMPTS.is_dir(), reason="the reference prompts are not in ../shared/data")
 QUERY = "How do sparse attention methods trade accuracy for speed?"
 
