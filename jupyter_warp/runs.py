@@ -9,7 +9,6 @@ completed step is redone.
 
 from __future__ import annotations
 
-import inspect
 import json
 import re
 import threading
@@ -24,6 +23,7 @@ from .config import WarpConfig
 from .errors import BackendError, BackendUnavailableError, ConfigError, MissingExtraError, RunError
 from .llm.base import Backend
 from .machine import RunStatus, reopen
+from .machine.profile import backend_options
 from .machine.stage import ModelInfo, Turn
 from .machine.stepper import Machine
 from .prompts import PromptRenderer
@@ -90,28 +90,6 @@ class BackendPool:
     def clear(self) -> None:
         """Forget every open backend (a new factory, or models to unload)."""
         self._open.clear()
-
-
-def backend_options(config: WarpConfig) -> dict[str, Any]:
-    """The options the backend is opened with: ``backend_options``, plus ``enable_thinking``
-    when the setting turns thinking on, for every backend that takes it (they all default to
-    off; an explicit backend option wins)."""
-    options = dict(config.backend_options)
-    if config.enable_thinking and "enable_thinking" not in options:
-        from .llm.registry import parse_spec, registry
-
-        try:
-            name = parse_spec(config.model)[0]
-            known = registry.options(name)
-            if known is None:  # it passes options on (vLLM's engine arguments): does it name this one?
-                factory = registry.factory(name)
-                owner = getattr(factory, "__self__", factory)
-                known = list(inspect.signature(owner.__init__ if isinstance(owner, type) else factory).parameters)
-        except (ConfigError, ImportError, TypeError, ValueError):
-            known = []
-        if "enable_thinking" in known:
-            options["enable_thinking"] = config.enable_thinking
-    return options
 
 
 def new_run_id(question: str) -> str:

@@ -109,7 +109,7 @@ def test_lockstep_batch_goes_on_when_one_question_fails(tmp_path):
         def generate(self, requests):
             out = super().generate(requests)
             return [Completion("", finish_reason="error", error="boom") if "Broken" in r.prompt else c
-                    for r, c in zip(requests, out)]
+                    for r, c in zip(requests, out, strict=False)]
 
     class Exploding(MemorySearcher):
         def search_many(self, queries, k):
@@ -132,7 +132,8 @@ def test_lockstep_batch_goes_on_when_one_question_fails(tmp_path):
 
 
 def test_a_cut_off_json_action_is_rejected_and_retried(tmp_path):
-    cut = '<thought>plan</thought>\n<action>{"name": "init-plan", "title": "T", "sections": [{"title": "A", "plan": "a"}, ' \
+    cut = '<thought>plan</thought>\n<action>{"name": "init-plan", "title": "T", "sections": [' \
+          '{"title": "A", "plan": "a"}, ' \
           '{"title": "B", "plan": "b"}, {"title": "C", "pl'
     whole = reply({"name": "init-plan", "title": "T", "sections": [{"title": t, "plan": t.lower()} for t in "ABC"]})
     replies = [reply({"name": "search", "keywords": ["alpha"]}), Completion(cut, finish_reason="length"),

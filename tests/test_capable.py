@@ -26,8 +26,10 @@ def section(keys: list[int], zh: bool) -> str:
     if zh:
         para = ("稀疏注意力的核心思想是只计算一部分注意力权重，从而把计算量从平方级降到接近线性。"
                 "不同方法在保留哪些位置上做出不同的取舍，这直接决定了准确率的损失程度。")
-        rows = "| 方法 | 保留的位置 | 代价 |\n|---|---|---|\n| 局部窗口 | 邻近词元 | 丢失远距离依赖 |\n| 全局词元 | 少数汇总位置 | 需要额外设计 |"
-        items = "- 局部窗口：实现简单，速度快 \\cite{textid%d}\n- 随机连接：覆盖更广，但结果不稳定\n1. 先比较复杂度\n2. 再比较精度" % b
+        rows = ("| 方法 | 保留的位置 | 代价 |\n|---|---|---|\n| 局部窗口 | 邻近词元 | 丢失远距离依赖 |\n"
+                "| 全局词元 | 少数汇总位置 | 需要额外设计 |")
+        items = (f"- 局部窗口：实现简单，速度快 \\cite{{textid{b}}}\n- 随机连接：覆盖更广，但结果不稳定\n"
+                 "1. 先比较复杂度\n2. 再比较精度")
         long = "".join(f"第{i}点：{para}" for i in range(1, 22))
         body = [para + f" \\cite{{textid{a}, textid{c}}}", items, rows, long + f"【{a}】", long + f"[{b}]"]
     else:
@@ -36,8 +38,9 @@ def section(keys: list[int], zh: bool) -> str:
                 "which positions they keep, and that choice decides how much accuracy is lost on long-range tasks. ")
         rows = ("| method | kept positions | cost |\n|:--|:--|--:|\n| local window | neighbours | long-range loss |\n"
                 "| global tokens | a few summary slots | extra design |")
-        items = ("- **Local windows** are simple and fast \\cite{textid%d}.\n- *Random links* cover more, less stably.\n"
-                 "    - nested point with `code[0]` kept as written\n1. compare complexity first\n2. then accuracy" % b)
+        items = (f"- **Local windows** are simple and fast \\cite{{textid{b}}}.\n"
+                 "- *Random links* cover more, less stably.\n"
+                 "    - nested point with `code[0]` kept as written\n1. compare complexity first\n2. then accuracy")
         long = "".join(f"Point {i}. {para}" for i in range(1, 7))
         body = [para + f"\\cite{{textid{a}, textid{c}}}", items, rows, long + f"In [2019] results [{a}-{c}].",
                 long + f"As shown [{b}, {a}]."]
@@ -52,7 +55,8 @@ def capable_script(zh: bool):
         if "You are the searcher" in p:
             kws = ["稀疏注意力 准确率", "局部窗口 速度"] if zh else ["sparse attention accuracy", "local window speed"]
             return ("<thought>The section needs evidence on both sides of the trade-off.\nFirst the costs, then the "
-                    "accuracy results.</thought>\n<action> " + _json({"name": "search", "keywords": kws}) + " </action>")
+                    "accuracy results.</thought>\n<action> "
+                    + _json({"name": "search", "keywords": kws}) + " </action>")
         if "You are the planner" in p:
             titles = ["1. 背景", "2. 方法比较", "3. 速度与精度"] if zh else ["1. Background", "2. Methods compared",
                                                                       "Section-3 Speed versus accuracy"]
@@ -60,7 +64,8 @@ def capable_script(zh: bool):
                 "what sparse attention is", "how the main families differ", "what the experiments show"]
             return ("<thought>A report should first define, then compare, then weigh the evidence.</thought>\n<action>"
                     + _json({"name": "init-plan", "title": "稀疏注意力的权衡" if zh else "Sparse attention trade-offs",
-                             "sections": [{"title": t, "plan": q} for t, q in zip(titles, plans)]}) + "</action>")
+                             "sections": [{"title": t, "plan": q} for t, q in zip(titles, plans, strict=True)]})
+                    + "</action>")
         if "You are the writer" in p:
             text = section(shown_keys(p), zh)
             writes.append(text)
@@ -102,7 +107,7 @@ def test_capable_model_long_markdown_sections_kept_whole(tmp_path, question):
     extend = next(s for s in run.steps if s.action and s.action["name"] == "extend-plan")
     assert extend.action["position"] == "section-3"  # the last section
     assert all(len(w) > 3000 for w in script.writes) and len(script.writes) == 5
-    for request, step in zip(backend.requests, run.steps):
+    for request, step in zip(backend.requests, run.steps, strict=False):
         assert "sthought" in request.grammar and "{1,30}" not in request.grammar  # the skeleton, not bounded
         assert accepts(request.grammar, step.reply), step.state
         assert request.max_tokens == 2048

@@ -30,15 +30,18 @@ def test_question_language(question, code):
 
 
 def test_text_checks():
-    assert language_problem("Transformer 架构的注意力机制在 NLP 任务中表现出色，BERT 和 GPT 的 fine-tuning 方式不同。", "zh") is None
+    mixed = "Transformer 架构的注意力机制在 NLP 任务中表现出色，BERT 和 GPT 的 fine-tuning 方式不同。"
+    assert language_problem(mixed, "zh") is None
     assert language_problem("注意力机制は入力の各位置に重みを与える仕組みです。ですから、速いのです。", "zh")
-    assert "Japanese or Korean" in language_problem("注意力机制为输入的每个位置分配权重，所以速度很快。注意力机制の計算は速い。", "zh")
+    with_kana = "注意力机制为输入的每个位置分配权重，所以速度很快。注意力机制の計算は速い。"
+    assert "Japanese or Korean" in language_problem(with_kana, "zh")
     assert "no kana" in language_problem("注意力机制为输入的每个位置分配权重。", "ja")
     assert language_problem("어텐션은 각 위치에 가중치를 준다. 그래서 빠르다.", "ko") is None
     assert "in English" in language_problem("Sparse attention keeps only a few weights per row, so it is fast, "
                                            "but it loses the long-range dependencies that some tasks need. " * 3, "fr")
-    assert language_problem("L'attention éparse ne garde que quelques poids par ligne, elle est donc rapide, mais "
-                            "elle perd les dépendances à longue distance dont certaines tâches ont besoin. " * 2, "fr") is None
+    french = ("L'attention éparse ne garde que quelques poids par ligne, elle est donc rapide, mais "
+              "elle perd les dépendances à longue distance dont certaines tâches ont besoin. ")
+    assert language_problem(french * 2, "fr") is None
     assert "CJK" in language_problem("Sparse attention 稀疏注意力 keeps few weights.", "en")
     assert "another script" in language_problem("Sparse attention keeps few weights per row here.", "ru")
 

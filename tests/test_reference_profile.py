@@ -108,8 +108,10 @@ def _print_tasknote_hire(survey):
         near = now and (hire == 0 or (now.startswith(f"section-{i+1}") and hire == 1))
         string += f"# Section-{i+1} [{section['title']}]: {(_to_one_line if near else _abbr_one_line)(section)}\n"
         for j, sub in enumerate(section.get("subsections", [])):
-            near = (now.startswith(f"section-{i+1}") and hire == 1) or (now.startswith(f"section-{i+1}.{j+1}") and hire == 2)
-            string += f"    ## Section-{i+1}.{j+1} [{sub['title']}]: {(_to_one_line if near else _abbr_one_line)(sub)}\n"
+            near = ((now.startswith(f"section-{i+1}") and hire == 1)
+                    or (now.startswith(f"section-{i+1}.{j+1}") and hire == 2))
+            line = (_to_one_line if near else _abbr_one_line)(sub)
+            string += f"    ## Section-{i+1}.{j+1} [{sub['title']}]: {line}\n"
             for k, subsub in enumerate(sub.get("subsections", [])):
                 fn = _to_one_line if now.startswith(f"section-{i+1}.{j+1}") else _abbr_one_line
                 string += f"        ### Section-{i+1}.{j+1}.{k+1} [{subsub['title']}]: {fn(subsub)}\n"
@@ -117,14 +119,15 @@ def _print_tasknote_hire(survey):
 
 
 def _information(texts: list[str], ids: list[int]) -> str:
-    return "\n\n".join(f"bibkey:textid{i}\n{t}" for i, t in zip(ids, texts)).strip()
+    return "\n\n".join(f"bibkey:textid{i}\n{t}" for i, t in zip(ids, texts, strict=False)).strip()
 
 
 def oracle(state: str, survey: dict, cursor: str | None, info: str = "") -> str:
     template = jinja2.Template((PROMPTS / f"surveycpm_{state}.jinja").read_text(encoding="utf-8"))
     if state == "search":
         outline = "There is no survey." if not survey else _print_tasknote(survey, abbr=True)
-        return template.render(user_query=QUERY, current_outline=outline, current_instruction=f"You need to update {cursor}")
+        return template.render(user_query=QUERY, current_outline=outline,
+                               current_instruction=f"You need to update {cursor}")
     if state == "init_plan":
         return template.render(user_query=QUERY, current_information=info)
     if state == "write":
@@ -187,8 +190,8 @@ def test_later_search_and_write(tmp_path):
             assert turn.request.prompt == oracle("search", survey, "section-2")
         else:
             assert turn.request.prompt == oracle("write", survey, "section-2", _information(TEXTS[:3], keys))
-            assert "# Section-1 [Methods]: [OK] Sparse methods *drop* most attention weights \\cite{textid1, textid3}." \
-                in turn.request.prompt
+            line = "# Section-1 [Methods]: [OK] Sparse methods *drop* most attention weights \\cite{textid1, textid3}."
+            assert line in turn.request.prompt
 
 
 def test_write_under_a_deepened_section_and_extend(tmp_path):
@@ -240,7 +243,9 @@ def test_a_run_on_the_reference_prompts_resolves_textid_citations(tmp_path):
                 {"title": f"S{i}", "plan": f"plan {i}"} for i in range(1, 4)]})
         if "You are a writer" in p:
             keys = [line.split("textid")[1] for line in p.splitlines() if line.startswith("bibkey:textid")]
-            return reply(f"Evidence shows this clearly enough \\cite{{textid{keys[0]}, textid{keys[-1]}}}, and more \\cite{{textid{keys[1]}}}.")
+            first, last, second = keys[0], keys[-1], keys[1]
+            return reply(f"Evidence shows this clearly enough \\cite{{textid{first}, textid{last}}}, "
+                         f"and more \\cite{{textid{second}}}.")
         return reply({"name": "nop"})
 
     run = Run.create(QUERY, WarpConfig(prompts_dir=str(PROMPTS), max_extends=1), run_dir=tmp_path / "run",

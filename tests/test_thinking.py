@@ -8,9 +8,9 @@ import pytest
 from scripted import ScriptedBackend, good_script
 
 from jupyter_warp.config import WarpConfig
+from jupyter_warp.machine.profile import backend_options
 from jupyter_warp.machine.stage import ModelInfo
 from jupyter_warp.records import ChatRequest
-from jupyter_warp.runs import backend_options
 
 
 def test_the_setting_reaches_backends_that_take_it():

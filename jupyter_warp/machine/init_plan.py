@@ -58,7 +58,8 @@ class InitPlanStage(Stage):
     def apply(self, ctx: Context, turn: Turn, reply: Reply, step: Step) -> None:
         action = parse_json_action(reply.action_text, self.actions, reply.closed)
         step.action = validate_init_plan(action, ctx.config)
-        check_language([step.action["title"]] + [v for s in step.action["sections"] for v in s.values()], ctx.s.language)
+        texts = [step.action["title"]] + [v for s in step.action["sections"] for v in s.values()]
+        check_language(texts, ctx.s.language)
         self._plan(ctx, step.action["title"], step.action["sections"], step)
 
     def _plan(self, ctx: Context, title: str, sections: list[dict[str, str]], step: Step) -> None:

@@ -10,10 +10,13 @@ is written) belong here too.
 
 from __future__ import annotations
 
+import inspect
 import re
 from dataclasses import dataclass
+from typing import Any
 
 from ..config import WarpConfig
+from ..errors import ConfigError
 
 BOUNDED_MODELS = re.compile(r"smollm", re.IGNORECASE)
 """Model names that need the bounded grammar: the embedded SmolLM2 family (135M to 1.7B)."""
@@ -62,3 +65,26 @@ def model_name(backend: object) -> str:
         except Exception:  # an unreachable server: the run's first request says so
             pass
     return " ".join(p for p in parts if p)
+
+
+def backend_options(config: WarpConfig) -> dict[str, Any]:
+    """The options the backend is opened with: ``backend_options``, plus ``enable_thinking``
+    when the setting turns thinking on, for every backend that takes it (they all default to
+    off; an explicit backend option wins)."""
+    options = dict(config.backend_options)
+    if config.enable_thinking and "enable_thinking" not in options:
+        from ..llm.registry import parse_spec, registry
+
+        try:
+            name = parse_spec(config.model)[0]
+            known = registry.options(name)
+            if known is None:  # it passes options on (vLLM's engine arguments): does it name this one?
+                factory = registry.factory(name)
+                owner = getattr(factory, "__self__", factory)
+                target = owner if isinstance(owner, type) else factory  # a class: its __init__'s parameters
+                known = list(inspect.signature(target).parameters)
+        except (ConfigError, ImportError, TypeError, ValueError):
+            known = []
+        if "enable_thinking" in known:
+            options["enable_thinking"] = config.enable_thinking
+    return options

@@ -20,6 +20,8 @@ SEGMENT_CHARS = 250
 """Characters of running text between two citations in a constrained section."""
 
 _HEADING = re.compile(r"^\s{0,3}#", re.MULTILINE)
+_FENCED = re.compile(r"^(```|~~~).*?^\1", re.MULTILINE | re.DOTALL)
+"""Fenced code, where a ``#`` line is a comment, not a heading."""
 
 
 class WriteStage(Stage):
@@ -95,7 +97,7 @@ class WriteStage(Stage):
 def validate_section(body: str, allowed: Iterable[int], language: str, config: WarpConfig) -> CheckedText:
     """Check a section body; return it with citations normalised to ``[k]``."""
     body = TAG.sub("", body).strip()
-    if _HEADING.search(body):
+    if _HEADING.search(_FENCED.sub("", body)):
         raise ActionError("a section must not contain # headings")
     checked = check_citations(body, allowed)
     if len(checked.text) <= config.min_section_chars:

@@ -133,7 +133,8 @@ class ReferenceView:
 
     def information(self, passages: Sequence[Passage], keys: Sequence[int], chars: int) -> str:
         """``current_information``: ``bibkey:textidN`` blocks."""
-        return "\n\n".join(f"bibkey:textid{k}\n{p.text.strip()[:chars]}" for k, p in zip(keys, passages, strict=False)).strip()
+        blocks = (f"bibkey:textid{k}\n{p.text.strip()[:chars]}" for k, p in zip(keys, passages, strict=False))
+        return "\n\n".join(blocks).strip()
 
     def instruction(self, report: Report, cursor_id: str | None, phase: str) -> str:
         """``current_instruction``: ``You need to update section-2.1`` (``outline`` first)."""
