@@ -224,22 +224,27 @@ def run_lockstep(questions: Sequence[Question], config: WarpConfig, out_dir: str
                     del runs[qid]
                 else:
                     turns.append((qid, turn))
-            except Exception as exc:  # one question crashing must not stop the others
+            except Exception as exc:  # one question failing must not stop the others
                 error = str(exc) if isinstance(exc, WarpError) else f"{type(exc).__name__}: {exc}"
                 results[qid] = BatchResult(q.id, q.question, "error", run.state.step, error=error)
                 del runs[qid]
         if not turns:
             break
+        asked = [(qid, turn) for qid, turn in turns if turn.refusal is None]
+        answers: dict[str, Completion] = {}
         try:
-            shared = backend or runs[turns[0][0]][1].backend
-            completions = _generate(shared, [t.request for _, t in turns])
+            if asked:
+                shared = backend or runs[asked[0][0]][1].backend
+                answers = dict(zip((qid for qid, _ in asked), _generate(shared, [t.request for _, t in asked]),
+                                   strict=True))
         except WarpError as exc:  # no model to ask: every running question stops, saved and resumable
             for qid, (q, run, started) in runs.items():
                 results[qid] = _result_from_run(q, run, out / q.id, started)
                 results[qid].status = "failed"
                 results[qid].error = f"{exc}; the run is saved: run the batch again to resume it"
             break
-        for (qid, turn), completion in zip(turns, completions):
+        for qid, turn in turns:
+            completion = turn.offline() or answers[qid]
             q, run, started = runs[qid]
             try:
                 run.complete(turn, completion)

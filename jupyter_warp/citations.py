@@ -1,42 +1,67 @@
-"""Citations: each passage keyed once per run, both citation syntaxes checked against the
-passages shown, and the final renumbering ``[1]``, ``[2]``... with a References list."""
+"""Citations: each passage keyed once per run, every citation syntax a model writes read
+against the passages shown, and the final renumbering ``[1]``, ``[2]``... with References.
+
+A key names a passage by its file and text, as the reference names it by its text, so a
+re-index that renumbers a file's chunks never points an old key at another passage.
+
+Syntaxes read: ``\\cite{textid7, textid2}``, ``[textid7]``, ``【7】``, ``[7]``, ``[7, 2]``,
+``[1-3]`` and runs of them (``[3][7]``). An explicit one (``\\cite``, ``textid``, ``【】``)
+is always a citation; a bare bracket of numbers is one when it names a key shown to the
+writer, or stands in a run with one; otherwise (``[2019]``, ``x[0]``) it stays as written.
+Code spans and fenced code are never read.
+"""
 
 from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
 
 from .records import Passage, printable
 
-_CITE_CMD = re.compile(r"\\cite[tp]?\{([^}]*)\}")
-_BRACKET = re.compile(r"\[((?:\s*(?:textid|id)?\d+\s*[,;]?)+)\]", re.IGNORECASE)
-_KEY = re.compile(r"(?:textid|id)?(\d+)", re.IGNORECASE)
-_RUN_KEY = re.compile(r"\[(\d+)\]")
+_ITEM = (r"(?:\\cite[tp]?\{[^}]*\}|【\s*(?:textid|id)?\d+[^】\n]{0,30}】"
+         r"|\[\s*(?:textid|id)?\d+(?:\s*(?:[,;]|[-–])\s*(?:textid|id)?\d+)*\s*\])")
+_RUN = re.compile(rf"([ \t]*)({_ITEM}(?:[ \t]*{_ITEM})*)", re.IGNORECASE)
+_PART = re.compile(_ITEM, re.IGNORECASE)
+_NUMBER = re.compile(r"(?:textid|id)?\s*(\d+)(?:\s*[-–]\s*(?:textid|id)?\s*(\d+))?", re.IGNORECASE)
+_CODE = re.compile(r"(^|\n)(```|~~~)[^\n]*\n.*?(\n\2[^\n]*(?=\n|$)|$)|`[^`\n]+`", re.DOTALL)
+_CLOSES = " \t\n.,;:!?)。，；：！？）"
+"""What may follow a citation removed whole, so that the space before it goes too."""
+MAX_RANGE = 50
+"""A range ``[a-b]`` longer than this is not read as citations."""
+
+
+def passage_identity(p: Passage) -> str:
+    """What a key names: the passage's file and its text (whitespace normalised)."""
+    return p.path + "\n" + " ".join(p.text.split())
 
 
 @dataclass
 class CitationRegistry:
-    """Run-wide passage keys: the same passage always gets the same ``[n]`` in prompts."""
+    """Run-wide passage keys: the same passage always gets the same key in prompts."""
 
     passages: dict[int, Passage] = field(default_factory=dict)
-    _by_doc: dict[str, int] = field(default_factory=dict)
+    _by_identity: dict[str, int] = field(default_factory=dict)
 
     def key_for(self, passage: Passage) -> int:
-        key = self._by_doc.get(passage.doc_id)
+        """The passage's key, a new one the first time it is seen."""
+        identity = passage_identity(passage)
+        key = self._by_identity.get(identity)
         if key is None:
             key = len(self.passages) + 1
             self.passages[key] = passage
-            self._by_doc[passage.doc_id] = key
+            self._by_identity[identity] = key
         return key
 
     def keys_for(self, passages: Iterable[Passage]) -> list[int]:
+        """Keys of ``passages``, in order."""
         return [self.key_for(p) for p in passages]
 
     def to_dict(self) -> dict[str, Any]:
+        """Key to passage, JSON-ready."""
         return {str(k): p.to_dict() for k, p in self.passages.items()}
 
     @classmethod
@@ -44,21 +69,26 @@ class CitationRegistry:
         """Keys 1, 2, ... in order, as ``passages.jsonl`` stores them."""
         reg = cls()
         for p in passages:
-            reg.key_for(p)
+            key = len(reg.passages) + 1
+            reg.passages[key] = p
+            reg._by_identity.setdefault(passage_identity(p), key)
         return reg
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> CitationRegistry:
+        """Inverse of ``to_dict``."""
         reg = cls()
         for key, p in sorted(data.items(), key=lambda kv: int(kv[0])):
             passage = Passage.from_dict(p)
             reg.passages[int(key)] = passage
-            reg._by_doc[passage.doc_id] = int(key)
+            reg._by_identity.setdefault(passage_identity(passage), int(key))
         return reg
 
 
 @dataclass
 class CheckedText:
+    """A section body with its citations read."""
+
     text: str
     """The text with every citation in the ``[k]`` form, unknown keys removed."""
     cited: list[int]
@@ -67,41 +97,91 @@ class CheckedText:
     """Citations naming a key that was not shown for this write."""
 
 
+def _keys(item: str) -> tuple[list[int], bool]:
+    """The keys one citation item names, and whether its syntax is explicitly a citation."""
+    explicit = item.startswith(("\\", "【")) or "id" in item.lower()
+    inner = item[item.index("{") + 1:-1] if item.startswith("\\") else item[1:-1]
+    keys: list[int] = []
+    for part in re.split(r"[,;]", inner):
+        match = _NUMBER.search(part)
+        if not match:
+            continue
+        low, high = int(match.group(1)), int(match.group(2) or match.group(1))
+        keys += list(range(low, high + 1)) if 0 <= high - low <= MAX_RANGE else [low, high]
+    return keys, explicit
+
+
+def _outside_code(text: str, change: Callable[[str], str]) -> str:
+    """``change`` applied to the text outside code spans and fenced code blocks."""
+    out, last = [], 0
+    for match in _CODE.finditer(text):
+        out.append(change(text[last:match.start()]) + match.group(0))
+        last = match.end()
+    return "".join(out) + change(text[last:])
+
+
 def check_citations(text: str, allowed: Iterable[int]) -> CheckedText:
-    """Normalise ``\\cite{textid7, textid2}``, ``[7, 2]`` and ``[textid7]`` to ``[7][2]``,
-    keeping only keys in ``allowed``."""
+    """Normalise every citation to ``[7][2]``, keeping only keys in ``allowed`` (the keys
+    shown to the writer); a bracket that cites nothing shown stays as written."""
     allowed_set = set(allowed)
+    cited: dict[int, None] = {}
     removed = 0
 
-    def replace(match: re.Match[str]) -> str:
+    def run(match: re.Match[str]) -> str:
         nonlocal removed
+        items = [_keys(m.group(0)) for m in _PART.finditer(match.group(2))]
+        keys = [k for item_keys, _ in items for k in item_keys]
+        if not any(explicit for _, explicit in items) and not allowed_set.intersection(keys):
+            return match.group(0)
         out = []
-        for raw in re.split(r"[,;]", match.group(1)):
-            key_match = _KEY.search(raw.strip())
-            if not key_match:
-                continue
-            key = int(key_match.group(1))
+        for key in keys:
             if key in allowed_set:
+                cited.setdefault(key, None)
                 out.append(f"[{key}]")
             else:
                 removed += 1
-        return "".join(out)
+        kept = "".join(dict.fromkeys(out))
+        after = match.string[match.end():match.end() + 1]
+        return "" if not kept and (not after or after in _CLOSES) else match.group(1) + kept
 
-    text = _CITE_CMD.sub(replace, text)
-    text = _BRACKET.sub(replace, text)
-    text = re.sub(r"[ \t]+([.,;:])", r"\1", re.sub(r"[ \t]{2,}", " ", text))
-    cited = dict.fromkeys(int(k) for k in _RUN_KEY.findall(text))  # in the text's order, whatever the syntax
-    return CheckedText(text=text.strip(), cited=list(cited), removed=removed)
+    body = _outside_code(text, lambda part: _RUN.sub(run, part))
+    return CheckedText(text=body.strip(), cited=list(cited), removed=removed)
 
 
-def renumberer(order: list[int]):  # type: ignore[no-untyped-def]
-    """A function rewriting ``[key]`` to ``[n]``, n being the key's rank in ``order``."""
-    rank = {key: n for n, key in enumerate(order, 1)}
+_RUN_KEY = re.compile(r"(?:\[\d+\])+")
 
-    def renumber(text: str) -> str:
-        return _RUN_KEY.sub(lambda m: f"[{rank[int(m.group(1))]}]" if int(m.group(1)) in rank else "", text)
 
-    return renumber
+class renumberer:
+    """Rewrites a section's ``[key]`` citations to ``[n]``, n being the key's rank in
+    ``order``; given the section's cited keys, any other bracket stays as written."""
+
+    def __init__(self, order: list[int]) -> None:
+        self.rank = {key: n for n, key in enumerate(order, 1)}
+
+    def __call__(self, text: str, cited: Iterable[int] | None = None) -> str:
+        """``text`` renumbered; ``cited``: the keys the section cites (default: any ranked key)."""
+        keys = set(self.rank) if cited is None else set(cited)
+
+        def one(match: re.Match[str]) -> str:
+            found = [int(k) for k in re.findall(r"\d+", match.group(0))]
+            if not keys.intersection(found):
+                return match.group(0)
+            return "".join(f"[{self.rank[k]}]" for k in found if k in self.rank and k in keys)
+
+        return _outside_code(text, lambda part: _RUN_KEY.sub(one, part))
+
+
+def as_cite_commands(text: str, cited: Iterable[int]) -> str:
+    """``[3][7]`` runs of cited keys as ``\\cite{textid3, textid7}``, the reference's form."""
+    keys = set(cited)
+
+    def one(match: re.Match[str]) -> str:
+        found = [int(k) for k in re.findall(r"\d+", match.group(0))]
+        if not found or not keys.issuperset(found):
+            return match.group(0)
+        return "\\cite{" + ", ".join(f"textid{k}" for k in found) + "}"
+
+    return _outside_code(text, lambda part: _RUN_KEY.sub(one, part))
 
 
 def reference_lines(order: list[int], registry: CitationRegistry) -> list[str]:

@@ -11,11 +11,19 @@ from typing import Any, Union, get_args, get_origin, get_type_hints
 
 from .errors import ConfigError
 
+_BOOLEAN = ("true", "false", "yes", "no", "1", "0", "on")
+GRAMMAR_MODES = ("auto", "full", "skeleton", "off")
+"""``constrained``: auto (bounded for models that need it, skeleton for the others), the
+bounded grammar, the reply's shape only, or none."""
+PROMPT_PROFILES = ("auto", "own", "reference")
+"""``prompt_profile``: how prompt variables are rendered (``auto``: ``reference`` when
+``prompts_dir`` holds the reference system's ``surveycpm_*.jinja`` templates)."""
+
 
 def setting(default: Any, help: str, *, low: float | None = None, high: float | None = None,
-            flag: str | None = None) -> Any:
-    """A field with its help, its range and, if not ``--name-with-dashes``, its flag."""
-    meta = {"help": help, "low": low, "high": high, "flag": flag}
+            flag: str | None = None, choices: tuple[str, ...] | None = None) -> Any:
+    """A field with its help, its range or choices and, if not ``--name-with-dashes``, its flag."""
+    meta = {"help": help, "low": low, "high": high, "flag": flag, "choices": choices}
     if isinstance(default, dict):
         return field(default_factory=lambda: dict(default), metadata=meta)
     return field(default=default, metadata=meta)
@@ -44,7 +52,16 @@ class WarpConfig:
     temperature: float = setting(0.7, "sampling temperature", low=0.0, high=2.0)
     top_p: float = setting(0.8, "nucleus sampling (above 0, at most 1)", low=0.0, high=1.0)
     max_new_tokens: int = setting(2048, "tokens a reply may have", low=1)
-    constrained: bool = setting(True, "constrain replies to the action format with a grammar where the backend can")
+    constrained: str = setting("auto", "grammar for replies where the backend enforces one: auto (bounded for the "
+                                       "embedded model, skeleton for other models), full (bounded), skeleton (tags "
+                                       "and JSON shape, free Markdown sections), off", choices=GRAMMAR_MODES)
+    enable_thinking: bool = setting(False, "let a thinking model think (<think>) before answering; off as in the "
+                                           "reference system")
+    context_window: int | None = setting(None, "tokens of prompt plus reply at most (none: what the backend "
+                                               "reports; a larger value is capped to it)", low=256)
+    prompt_profile: str = setting("auto", "how prompt variables are rendered: own, reference (the reference "
+                                          "system's forms), auto (reference for a folder of surveycpm_*.jinja)",
+                                  choices=PROMPT_PROFILES)
     thought_max_chars: int = setting(300, "longest thought under constrained decoding", low=5)
     write_max_chars: int = setting(1500, "longest written section under constrained decoding", low=1)
     max_retries: int = setting(3, "rejected replies in a row in one state before the engine falls back", low=1)
@@ -58,6 +75,11 @@ class WarpConfig:
 
     def validate(self) -> None:
         """Reject settings that cannot work, with a message that names the fix."""
+        mode: object = self.constrained
+        if isinstance(mode, bool) or str(mode).lower() in _BOOLEAN:
+            # settings saved before the grammar modes, and --set constrained=false
+            on = mode is True or str(mode).lower() in ("true", "yes", "1", "on")
+            self.constrained = "auto" if on else "off"
         for f in fields(self):
             value, low, high = getattr(self, f.name), f.metadata.get("low"), f.metadata.get("high")
             kind = setting_type(f.name)
@@ -69,6 +91,9 @@ class WarpConfig:
                     setattr(self, f.name, value)
                 else:
                     raise ConfigError(f"{f.name} must be {kind.__name__}, got {value!r}")
+            choices = f.metadata.get("choices")
+            if choices and value not in choices:
+                raise ConfigError(f"{f.name} must be one of {', '.join(choices)}, got {value!r}")
             if isinstance(value, (dict, str, bool)):
                 continue
             if not math.isfinite(value):

@@ -56,10 +56,12 @@ def add_config_arguments(parser: argparse.ArgumentParser) -> None:
             group.add_argument(flag, action=argparse.BooleanOptionalAction, **kwargs)
         elif kind is dict:
             group.add_argument(flag, action="append", metavar="KEY=VALUE", **kwargs)
+        elif f.metadata.get("choices"):
+            group.add_argument(flag, choices=f.metadata["choices"], **kwargs)
         else:
             group.add_argument(flag, type=_parse_as(f.name), metavar=f.name.upper(), **kwargs)
-    group.add_argument("--no-grammar", dest="constrained", action="store_false", default=argparse.SUPPRESS,
-                       help="do not constrain replies with a grammar (same as --no-constrained)")
+    group.add_argument("--no-grammar", dest="constrained", action="store_const", const="off",
+                       default=argparse.SUPPRESS, help="do not constrain replies with a grammar (--constrained off)")
     group.add_argument("--set", dest="settings", action="append", default=[], metavar="KEY=VALUE",
                        help="any setting by its name, e.g. --set k=5 --set temperature=0.3")
 

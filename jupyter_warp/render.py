@@ -8,7 +8,7 @@ holds exactly the passages cited. Nothing here is HTML: that is the notebook lay
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import re
 from dataclasses import dataclass
 from typing import Any, TypedDict
 
@@ -148,25 +148,77 @@ def plural(n: int, word: str) -> str:
 
 
 # The report.
-def section_heading(position: str, node: Node, depth: int) -> str:
+_DOT = r"[.\uFF0E\u3002]"
+_CN = "一二三四五六七八九十"
+_NUMBERING = [
+    re.compile(rf"(?i)^\s*section[-\s]*[\d{_DOT}]*\s*"),
+    re.compile(rf"^(?:第\s*[0-9{_CN}百千]+\s*(?:章|节|部(?:分)?|篇|卷)\s*[-—:：\.、，,]?\s*)+"),
+    re.compile(rf"^\s*\d+(?:{_DOT}\d+)+[\.、，,:：]?\s*"),
+    re.compile(r"^\s*\d+[.、，,:：)）]\s*"),
+    re.compile(r"^\s*[\(（]\d+[\)）]\s*"),
+    re.compile(rf"^\s*[{_CN}]+(?:{_DOT}\d+)+[\.、，,]?\s*"),
+    re.compile(rf"^\s*[{_CN}]+[.、，,]\s*"),
+    re.compile(rf"^\s*[\(（][{_CN}]+[\)）]\s*"),
+]
+"""Model numbering at the start of a title (the reference's ``_surveycpm_clean_title``):
+``Section-2.1``, ``2.1.``, ``3.``, ``(1)``, ``第一章``, ``一、``, ``（一）``."""
+
+
+def clean_title(title: str) -> str:
+    """A title without the numbering a model puts in front of it (the report numbers it)."""
+    cleaned, before = title.strip(), ""
+    while cleaned != before:
+        before = cleaned
+        for pattern in _NUMBERING:
+            cleaned = pattern.sub("", cleaned, count=1)
+    return cleaned.strip() or title.strip()
+
+
+def shown_nodes(s: RunState) -> list[tuple[str, str, Node, int]]:
+    """``(position, number, node, depth)`` of the nodes the report shows: written ones and
+    those above them; numbered 1, 2, 2.1 in the order shown."""
+    out: list[tuple[str, str, Node, int]] = []
+
+    def visit(nodes: list[Node], prefix: str, number: str) -> None:
+        shown = 0
+        for i, node in enumerate(nodes, 1):
+            position = f"{prefix}.{i}" if prefix else f"section-{i}"
+            if not has_text(node):
+                continue
+            shown += 1
+            label = f"{number}.{shown}" if number else str(shown)
+            out.append((position, label, node, position.count(".") + 1))
+            visit(node.children, position, label)
+
+    visit(s.report.sections, "", "")
+    return out
+
+
+def has_text(node: Node) -> bool:
+    """Whether the node or a node below it is written."""
+    return bool(node.text) or any(has_text(c) for c in node.children)
+
+
+def missing_nodes(s: RunState) -> list[str]:
+    """Positions of the planned nodes the report leaves out (not written, or given up)."""
+    return [pos for pos, node, _ in s.report.walk() if not has_text(node)]
+
+
+def section_heading(number: str, node: Node, depth: int) -> str:
     """``## 2 Title`` / ``### 2.1 Title``: numbered headings one level per depth."""
-    return f"{'#' * (depth + 1)} {position.split('-', 1)[1]} {node.title}"
+    return f"{'#' * (depth + 1)} {number} {clean_title(node.title)}"
 
 
-def node_body(node: Node, renumber: Callable[[str], str]) -> str:
-    if node.text:
-        return renumber(node.text)
-    if node.status == "failed":
-        return f"*Not written: {node.note}*"
-    return ""
+def node_body(node: Node, renumber: renumberer) -> str:
+    return renumber(node.text, node.citations) if node.text else ""
 
 
 def report_markdown(s: RunState) -> str:
     order = s.report.citation_order()
     renumber = renumberer(order)
     lines = [f"# {s.report.title or s.query}", ""]
-    for pos, node, depth in s.report.walk():
-        lines += [section_heading(pos, node, depth), ""]
+    for _, number, node, depth in shown_nodes(s):
+        lines += [section_heading(number, node, depth), ""]
         body = node_body(node, renumber)
         if body:
             lines += [body, ""]
@@ -194,18 +246,21 @@ def report_cells(s: RunState) -> list[ReportCell]:
             cells.append({"cell_type": "markdown", "source": "\n\n".join(parts).strip() + "\n",
                           "metadata": {CELL_METADATA_KEY: meta}})
 
-    for pos, node, depth in s.report.walk():
+    for pos, number, node, depth in shown_nodes(s):
         if depth == 1:
             flush()
             parts, cited, position = [], [], pos
             if not cells:
                 parts.append(f"# {s.report.title or s.query}")
-        parts.append(section_heading(pos, node, depth))
+        parts.append(section_heading(number, node, depth))
         body = node_body(node, renumber)
         if body:
             parts.append(body)
         cited += [rank[k] for k in node.citations if k in rank]
     flush()
+    if not cells:
+        cells.append({"cell_type": "markdown", "source": f"# {s.report.title or s.query}\n",
+                      "metadata": {CELL_METADATA_KEY: {"run_id": s.run_id, "position": "title", "citations": []}}})
     refs = reference_lines(order, s.registry)
     cells.append({
         "cell_type": "markdown",
@@ -231,8 +286,12 @@ def report_notebook(payload: CellsPayload, query: str) -> str:
 
 # The run as one line.
 def summary_line(s: RunState) -> str:
+    """Status, counters and, once the run is over, the sections the report leaves out."""
     c = s.counters
+    missing = missing_nodes(s) if s.status != RunStatus.RUNNING else []
+    shown = ", ".join(missing[:6]) + (", ..." if len(missing) > 6 else "")
     return (f"{s.status.value}: {plural(s.step, 'step')}, {plural(c['searches'], 'search')}, "
             f"{plural(c['extends'], 'extend')}, {plural(c['writes'], 'section')} written, "
             f"tokens in/out {c['tokens_in']}/{c['tokens_out']}, wall {s.wall_s:.1f} s"
-            + (f" ({s.stop_reason})" if s.stop_reason else ""))
+            + (f" ({s.stop_reason})" if s.stop_reason else "")
+            + (f"; not in the report: {plural(len(missing), 'section')} ({shown})" if missing else ""))

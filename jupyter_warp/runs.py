@@ -20,9 +20,10 @@ from pathlib import Path
 from typing import Any
 
 from .config import WarpConfig
-from .errors import ConfigError, RunError
+from .errors import BackendError, BackendUnavailableError, ConfigError, MissingExtraError, RunError
 from .llm.base import Backend
 from .machine import RunStatus, reopen
+from .machine.profile import backend_options
 from .machine.stage import ModelInfo, Turn
 from .machine.stepper import Machine
 from .prompts import PromptRenderer
@@ -188,7 +189,7 @@ class Run:
     @property
     def backend(self) -> Backend:
         if self._backend is None:
-            self._backend = self._backends.get(self.config.model, self.config.backend_options)
+            self._backend = self._backends.get(self.config.model, backend_options(self.config))
         return self._backend
 
     @property
@@ -205,9 +206,9 @@ class Run:
     @property
     def machine(self) -> Machine:
         if self._machine is None:
-            backend = self.backend
-            info = ModelInfo(backend.count_tokens, backend.context_window, backend.supports_grammar)
-            self._machine = Machine(self.state, self.searcher, info, PromptRenderer(self.config.prompts_dir))
+            info = ModelInfo.from_backend(self.backend, self.config)
+            renderer = PromptRenderer(self.config.prompts_dir, self.config.prompt_profile)
+            self._machine = Machine(self.state, self.searcher, info, renderer)
         return self._machine
 
     # Stepping.
@@ -244,7 +245,15 @@ class Run:
         if turn is None:
             self.save()
             return None
-        return self.complete(turn, self.backend.generate([turn.request])[0])
+        completion = turn.offline()
+        if completion is None:
+            try:
+                completion = self.backend.generate([turn.request])[0]
+            except (BackendUnavailableError, MissingExtraError):
+                raise
+            except BackendError as exc:  # this request failed (too long, refused): a failed step
+                completion = Completion("", finish_reason="error", error=str(exc))
+        return self.complete(turn, completion)
 
     def run(self, max_steps: int | None = None, *, hooks: RunHooks | None = None, stop: Stop | None = None) -> Run:
         """Step until done, ``max_steps`` more steps, or ``stop``; saved after each step."""

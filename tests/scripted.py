@@ -99,7 +99,7 @@ def parses_search(text: str) -> bool:
     try:
         reply = split_reply(text)
         json.loads(reply.action_text)
-        validate_search(parse_json_action(reply.action_text, ("search",)), WarpConfig())
+        validate_search(parse_json_action(reply.action_text, ("search",), reply.closed), WarpConfig())
     except (ActionError, ValueError):
         return False
     return reply.closed

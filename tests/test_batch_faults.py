@@ -34,15 +34,21 @@ def index(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root / "ix"
 
 
+POISON = "zebra-quartz question the server refuses"
+
+
 class Picky(ScriptedBackend):
-    """Refuses any call holding a prompt over 100,000 characters, as a server with a window does."""
+    """Refuses any call holding a prompt about POISON (as a server refusing one request of a
+    batch fails the whole call), and records the longest prompt it was sent."""
 
     refused = 0
+    longest = 0
 
     def generate(self, requests):
-        if any(len(r.prompt) > 100_000 for r in requests):
+        self.longest = max([self.longest, *(len(r.prompt) for r in requests)])
+        if any(POISON in r.prompt for r in requests):
             self.refused += 1
-            raise ValueError("a prompt is longer than the context window")
+            raise ValueError("the server refused a request")
         return super().generate(requests)
 
 
@@ -86,14 +92,18 @@ def batch(tmp_path: Path, index: Path, model: str, *extra: str, out: str = "out"
 def test_a_question_that_fails_on_the_backend_does_not_stop_the_batch(
         tmp_path: Path, index: Path, models: dict) -> None:
     questions(tmp_path / "q.jsonl", [{"id": "ok", "question": "How do alpha and beta relate?"},
-                                     {"id": "big", "question": BIG}])
+                                     {"id": "big", "question": BIG},
+                                     {"id": "poison", "question": f"alpha beta: {POISON}"}])
     code, rows = batch(tmp_path, index, "picky", "--max-steps", "20")
     assert code == 1
     assert rows["ok"]["status"] == "done" and rows["ok"]["steps"] > 5
     assert (tmp_path / "out" / "ok" / "report.md").is_file()
+    # The 1 MB question never reached the model: no prompt of it fits the window, each step failed with why.
     assert rows["big"]["status"] in ("failed", "done") and "context window" in rows["big"]["error"]
-    # Every round's batched call failed, and was retried request by request: the normal question's alone answered.
-    assert models["picky"].refused == 2 * rows["big"]["steps"] and models["picky"].calls == rows["ok"]["steps"]
+    assert models["picky"].longest < 100_000
+    # The refused question failed every round's batched call, which was retried request by request.
+    assert rows["poison"]["status"] in ("failed", "done") and "refused" in rows["poison"]["error"]
+    assert models["picky"].refused == 2 * rows["poison"]["steps"]
 
 
 @pytest.mark.server

@@ -55,7 +55,7 @@ def test_prompts_dir_overrides(tmp_path):
     assert r.render("search", user_query="q", current_outline="o", current_instruction="i") == "Q=q O=o I=i\n"
     assert "You are the writer" in r.render("write", user_query="q", current_survey="s", current_outline="s",
                                            current_instruction="i", current_information="x", example_key=1,
-                                           language="en")
+                                           language="en", language_name="English", bounded=False)
     (tmp_path / "init_plan.jinja").write_text("{{ no_such_variable }}")
     with pytest.raises(ConfigError, match="init_plan.jinja failed"):
         r.render("init_plan", user_query="q")

@@ -56,11 +56,14 @@ def passages(n: int) -> list[Passage]:
 def fitted_prompt(backend: OpenAIBackend, max_tokens: int) -> tuple[str, dict[str, int]]:
     """The engine's fitter on a prompt far over the window, with this backend's window and counts."""
 
-    def render(kept: list[Passage], _abbreviate: int | None) -> str:
-        return "Write the next section on solar panel degradation.\n\n" + render_passages(kept, range(1, len(kept) + 1), 1200)
+    found = passages(40)
 
-    prompt, _kept, cut = fit_prompt(render, passages(40), backend.count_tokens, backend.context_window, max_tokens, 1200)
-    return prompt, cut
+    def render(_level: int, n: int, chars: int) -> str:
+        kept = found[:n]
+        return "Write the next section on solar panel degradation.\n\n" + render_passages(kept, range(1, n + 1), chars)
+
+    fit = fit_prompt(render, len(found), backend.count_tokens, backend.context_window, max_tokens, passage_chars=1200)
+    return fit.prompt, fit.cut
 
 
 # -- the grammar field ---------------------------------------------------------------

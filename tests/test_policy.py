@@ -87,7 +87,9 @@ def test_write_failures_skip_the_section(tmp_path):
     assert run.report.find("section-3").status == "written"
     errors = [s.error for s in run.steps if s.error]
     assert len(errors) == 2 and all("cite 1 to 12" in e for e in errors)
-    assert "Not written" in run.snapshot().markdown
+    shot = run.snapshot()
+    assert "Part 2" not in shot.markdown and "## 2 Part 3" in shot.markdown  # no empty heading, renumbered
+    assert shot.summary.endswith("not in the report: 1 section (section-2)")
 
 
 def test_invalid_init_plan_falls_back_to_passage_headings(tmp_path):

@@ -60,24 +60,28 @@ def test_user_edits():
         r.add("too deep", parent="section-2.1.1")
 
 
-def test_condensed_abbreviates_away_from_cursor():
+def test_condensed_shortens_away_from_cursor_level_by_level():
     r = make()
     long = "word " * 100
     r.write("section-1", long, [1])
     r.write("section-2", long, [1])
     cursor = r.find("section-3").id
-    text = condensed(r, cursor, abbreviate=50)
+    text = condensed(r, cursor, level=1)
     assert "## Section-1 [A]" in text and "[PLAN] pc" in text and "<- current" in text
     # section-1 and 2 share the cursor's parent (the root), so they are near: shown whole.
     assert text.count(" ...") == 0
     r.extend("section-2", [{"title": "B1", "plan": "b1"}, {"title": "B2", "plan": "b2"}])
-    text = condensed(r, r.find("section-2.1").id, abbreviate=50)
-    lines = text.splitlines()
+    cursor = r.find("section-2.1").id
+    lines = condensed(r, cursor, level=1).splitlines()
     a_line = lines[lines.index("## Section-1 [A]") + 1]
     b_line = lines[lines.index("## Section-2 [B]") + 1]
-    assert a_line.endswith(" ...") and len(a_line) < 70
+    assert a_line.endswith(" ...") and len(a_line) < 140
     assert not b_line.endswith(" ...")
-    assert "### Section-2.1 [B1] <- current" in text
+    assert "### Section-2.1 [B1] <- current" in lines
+    assert "[OK] (written)" in condensed(r, cursor, level=2)
+    assert condensed(r, cursor, level=4).count("[OK] (written)") == 2
+    sizes = [len(condensed(r, cursor, level)) for level in range(5)]
+    assert sizes == sorted(sizes, reverse=True) and sizes[0] > sizes[-1]
 
 
 def test_roundtrip_and_markdown_numbering():
@@ -93,8 +97,13 @@ def test_roundtrip_and_markdown_numbering():
         state.registry.key_for(Passage(doc_id=f"d{n}", text="t", path=f"d{n}.md"))
     md = report_markdown(state)
     assert md.startswith("# Title\n")
-    assert "## 1 A" in md and "### 1.1 A1" in md and "## 2 B" in md
-    assert "*Not written: no passages found*" in md
+    assert "## 1 A" in md and "alpha [1]" in md
+    assert "A1" not in md and "## 2" not in md and "Not written" not in md  # no empty headings
+    r.write("section-1.2", "beta [2] in [2019]", [2])
+    r.rename("section-3", "3. Section-3 C")
+    r.write("section-3", "gamma [3]", [3])
+    md = report_markdown(state)
+    assert "### 1.1 A2\n\nbeta [2] in [2019]" in md and "## 2 C\n\ngamma [1]" in md
     nodes = outline(state)["nodes"]
     statuses = {n["position"]: n["status"] for n in nodes + nodes[0]["children"]}
     assert statuses["section-1"] == "extended" and statuses["section-2"] == "failed"

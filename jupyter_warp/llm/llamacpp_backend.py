@@ -8,6 +8,8 @@ llama.cpp's own GBNF sampler (``LlamaGrammar``).
 
 from __future__ import annotations
 
+import functools
+
 import logging
 import time
 from collections.abc import Sequence
@@ -51,6 +53,7 @@ class LlamaCppBackend(Backend):
         flash_attn: bool = True,
         n_threads: int | None = None,
         grammar_engine: str = "auto",
+        enable_thinking: bool = False,
         **llama_kwargs: Any,
     ) -> None:
         passive_openmp()
@@ -79,6 +82,7 @@ class LlamaCppBackend(Backend):
         except ValueError as exc:
             raise BackendError(f"llama.cpp cannot load {path}: {exc}") from exc
         self.load_seconds = time.perf_counter() - started
+        self._thinking_switch(bool(enable_thinking))
         self.name = f"llamacpp:{path.name}"
         self.context_window = int(self.llm.n_ctx())
         self._grammars: GrammarCache | None = None
@@ -90,6 +94,25 @@ class LlamaCppBackend(Backend):
         self.supports_grammar = True
         self.mask_seconds = 0.0
         """Time spent in the xgrammar mask, summed over all requests (for the bench)."""
+
+    def _thinking_switch(self, enable_thinking: bool) -> None:
+        """Render the GGUF's own chat template with ``enable_thinking`` (Qwen3-style
+        templates read it); llama-cpp-python passes no template arguments itself."""
+        template = self.llm.metadata.get("tokenizer.chat_template")
+        if not template or self.llm.chat_format != "chat_template.default" or self.llm.chat_handler is not None:
+            return
+        from llama_cpp import llama_chat_format
+
+        eos, bos = self.llm.token_eos(), self.llm.token_bos()
+        formatter = llama_chat_format.Jinja2ChatFormatter(
+            template=template,
+            eos_token=self.llm.detokenize([eos], special=True).decode("utf-8", "replace") if eos >= 0 else "",
+            bos_token=self.llm.detokenize([bos], special=True).decode("utf-8", "replace") if bos >= 0 else "",
+            stop_token_ids=[eos],
+        )
+        self.llm.chat_handler = llama_chat_format.chat_formatter_to_chat_completion_handler(
+            functools.partial(formatter, enable_thinking=enable_thinking)
+        )
 
     @classmethod
     def from_spec(cls, target: str | None, **options: Any) -> LlamaCppBackend:

@@ -7,14 +7,13 @@ every request it received so a test can assert on prompts and grammars.
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from ..errors import BackendError, ConfigError
 from ..records import ChatRequest, Completion
-from .base import Backend
+from .base import Backend, estimate_tokens
 
 Reply = str | dict[str, Any] | Completion
 
@@ -97,8 +96,8 @@ class ReplayBackend(Backend):
         return len(self.replies) - self._next
 
     def count_tokens(self, text: str) -> int:
-        """About four characters a token, like the estimate the HTTP backend falls back to."""
-        return math.ceil(len(text) / 4)
+        """The estimate the HTTP backend falls back to (CJK a token a character)."""
+        return estimate_tokens(text)
 
     def generate(self, requests: Sequence[ChatRequest]) -> list[Completion]:
         if len(requests) > self.remaining:

@@ -57,6 +57,9 @@ class TransformersBackend(Backend):
         Threads xgrammar may use to compile a grammar.
     threads:
         torch's intra-op threads (process-wide); default: torch's own choice.
+    enable_thinking:
+        Passed to the chat template (Qwen3-style templates read it); off, as the reference
+        system runs its model.
     """
 
     name = "transformers"
@@ -72,7 +75,9 @@ class TransformersBackend(Backend):
         batch_size: int = 8,
         grammar_threads: int = 2,
         threads: int | None = None,
+        enable_thinking: bool = False,
     ) -> None:
+        self.enable_thinking = bool(enable_thinking)
         torch, transformers = _import_torch_transformers()
         if threads:
             torch.set_num_threads(threads)
@@ -169,7 +174,8 @@ class TransformersBackend(Backend):
         if self.tokenizer.chat_template:
             return str(
                 self.tokenizer.apply_chat_template(
-                    request.messages(), tokenize=False, add_generation_prompt=True
+                    request.messages(), tokenize=False, add_generation_prompt=True,
+                    enable_thinking=self.enable_thinking,
                 )
             )
         return request.prompt

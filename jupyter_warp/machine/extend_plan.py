@@ -9,12 +9,12 @@ from typing import Any
 
 from ..config import WarpConfig
 from ..errors import ConfigError
-from ..prompts.variables import condensed
-from ..records import Step
+from ..records import Passage, Step
 from ..report import Report, parse_position
 from . import Phase, finish, move
-from .gbnf import alts, head, head_bound, titled
-from .reply import ActionError, Reply, parse_json_action, titled_entries
+from .gbnf import alts, head, head_bound, jkey, jlist, skeleton_frame, titled
+from .init_plan import TITLED
+from .reply import ActionError, Reply, check_language, parse_json_action, titled_entries
 from .stage import Context, Stage, Turn
 
 
@@ -37,25 +37,43 @@ class ExtendPlanStage(Stage):
             + titled("secs", config.min_subsections, config.max_subsections)
         )
 
+    def skeleton(self, config: WarpConfig) -> str:
+        return "\n".join(skeleton_frame("action") + [
+            'action ::= extend | "{" ws "\\"name\\"" ws ":" ws "\\"nop\\"" ws "}"',
+            f'extend ::= "{{" ws {jkey("name")} "\\"extend-plan\\"" ws "," ws {jkey("position")} jstr ws "," ws '
+            f'{jkey("subsections")} {jlist("titled")} ws "}}"',
+            TITLED,
+        ])
+
     def bound(self, config: WarpConfig) -> int:
         return head_bound(config) + 100 + config.max_subsections * 350
 
     def prepare(self, ctx: Context) -> Turn:
         extendable = ctx.s.report.extendable(ctx.config.max_depth)
-        prompt = ctx.renderer.render(
-            self.phase,
-            current_outline=condensed(ctx.s.report, None, abbreviate=None),
-            current_survey=condensed(ctx.s.report, None, abbreviate=300),
-            current_instruction="decide whether a section needs more depth",
-            current_information="",
-            extendable=extendable,
-            **ctx.variables(),
-        )
-        return Turn(self.phase, None, None, self.request(ctx, prompt, positions=extendable), extendable=extendable)
+        view = ctx.renderer.view
+        instruction = view.instruction(ctx.s.report, None, self.phase.value)
+
+        def render(level: int, _passages: list[Passage], _keys: list[int], _chars: int) -> str:
+            survey = view.full_survey(ctx.s.report, level)
+            return ctx.renderer.render(
+                self.phase,
+                current_outline=survey,
+                current_survey=survey,
+                current_instruction=instruction,
+                current_information="",
+                extendable=extendable,
+                **ctx.variables(),
+            )
+
+        fit, _, _ = ctx.fit(self.max_tokens(ctx), render)
+        return self.turn(ctx, fit, None, positions=extendable)
 
     def apply(self, ctx: Context, turn: Turn, reply: Reply, step: Step) -> None:
         s = ctx.s
-        action = validate_extend(parse_json_action(reply.action_text, self.actions), s.report, ctx.config)
+        action = validate_extend(parse_json_action(reply.action_text, self.actions, reply.closed), s.report,
+                                 ctx.config)
+        if action["name"] == "extend-plan":
+            check_language([v for sub in action["subsections"] for v in sub.values()], s.language)
         step.action = action
         if action["name"] == "nop":
             finish(s, "the model judged the report complete (nop)")

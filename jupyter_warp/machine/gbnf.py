@@ -65,3 +65,52 @@ def titled(name: str, low: int, high: int) -> list[str]:
 def head_bound(config: WarpConfig) -> int:
     """Tokens the frame and thought take at most (one character a token at worst)."""
     return config.thought_max_chars // 5 * 31 + 40
+
+
+# The skeleton grammar: the reply's shape only, for models that need no bounds.
+JSON_RULES = [
+    "ws ::= [ \\t\\n\\r]*",
+    'jstr ::= "\\"" ([^"\\\\\\x00-\\x1f] | "\\\\" (["\\\\/bfnrt] | "u" [0-9a-fA-F]{4}))* "\\""',
+]
+"""JSON whitespace and strings (any length, escapes as JSON has them)."""
+
+
+def jkey(name: str) -> str:
+    """``"name"`` followed by a colon, JSON whitespace allowed around it."""
+    return f'"\\"{name}\\"" ws ":" ws'
+
+
+def jlist(item: str) -> str:
+    """A non-empty JSON array of ``item``."""
+    return f'"[" ws {item} (ws "," ws {item})* ws "]"'
+
+
+def excluding(name: str, stop: str) -> list[str]:
+    """Rules for any text that does not contain ``stop`` (a closing tag: its first
+    character occurs nowhere else in it), so the tag after it is the one that closes.
+
+    A state machine over the tag's prefixes: ``{name}_r{i}`` follows a ``<`` and the first
+    ``i`` characters after it; a character that breaks the match returns to plain text, a
+    ``<`` starts over; ``{name}_e{i}`` is the same for a prefix left open at the end.
+    """
+    first, rest = stop[0], stop[1:]
+    if any(c in "]\\^-" for c in stop) or first in rest:
+        raise ValueError(f"cannot exclude {stop!r}")
+    rules = [f"{name} ::= ([^{first}] | {lit(first)} {name}_r0)* ({lit(first)} {name}_e0)?"]
+    for i, char in enumerate(rest):
+        last = i == len(rest) - 1
+        more = "" if last else f" | {lit(char)} {name}_r{i + 1}"
+        rules.append(f"{name}_r{i} ::= [^{char}{first}] | {lit(first)} {name}_r0{more}")
+        tail = "" if last else f" | {lit(char)} {name}_e{i + 1}"
+        rules.append(f"{name}_e{i} ::= ({lit(first)} {name}_e0{tail})?")
+    return rules
+
+
+def skeleton_frame(action: str, *, json_action: bool = True) -> list[str]:
+    """A free thought, then the action between tags; JSON actions may be padded with spaces."""
+    pad = " ws " if json_action else " "
+    return [
+        f'root ::= "<thought>" sthought "</thought>" ws "<action>"{pad}{action}{pad}"</action>"',
+        *excluding("sthought", "</thought>"),
+        *JSON_RULES,
+    ]

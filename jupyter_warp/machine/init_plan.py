@@ -8,12 +8,14 @@ from collections.abc import Sequence
 from typing import Any
 
 from ..config import WarpConfig
-from ..prompts.variables import render_passages
 from ..records import Passage, Step
 from . import Phase, RunStatus, finish, move
-from .gbnf import head, head_bound, titled
-from .reply import Reply, clean_text, parse_json_action, titled_entries
+from .gbnf import head, head_bound, jkey, jlist, skeleton_frame, titled
+from .reply import Reply, check_language, clean_text, parse_json_action, titled_entries
 from .stage import Context, Stage, Turn
+
+TITLED = f'titled ::= "{{" ws {jkey("title")} jstr ws "," ws {jkey("plan")} jstr ws "}}"'
+"""A ``{"title": ..., "plan": ...}`` object in the skeleton grammars."""
 
 
 class InitPlanStage(Stage):
@@ -27,27 +29,37 @@ class InitPlanStage(Stage):
             + titled("secs", config.min_sections, config.max_sections)
         )
 
+    def skeleton(self, config: WarpConfig) -> str:
+        return "\n".join(skeleton_frame("action") + [
+            f'action ::= "{{" ws {jkey("name")} "\\"init-plan\\"" ws "," ws {jkey("title")} jstr ws "," ws '
+            f'{jkey("sections")} {jlist("titled")} ws "}}"',
+            TITLED,
+        ])
+
     def bound(self, config: WarpConfig) -> int:
         return head_bound(config) + 100 + config.max_sections * 350
 
     def prepare(self, ctx: Context) -> Turn:
-        def render(passages: list[Passage], _abbreviate: int | None) -> str:
-            keys = ctx.s.registry.keys_for(passages)
+        instruction = ctx.renderer.view.instruction(ctx.s.report, None, self.phase.value)
+
+        def render(_level: int, passages: list[Passage], keys: list[int], chars: int) -> str:
             return ctx.renderer.render(
                 self.phase,
                 current_outline="",
                 current_survey="",
-                current_instruction="plan the report",
-                current_information=render_passages(passages, keys, ctx.config.passage_max_chars),
+                current_instruction=instruction,
+                current_information=ctx.renderer.view.information(passages, keys, chars),
                 **ctx.variables(),
             )
 
-        prompt, passages, cut = ctx.fit(self.max_tokens(ctx), render)
-        keys = ctx.s.registry.keys_for(passages)
-        return Turn(self.phase, None, None, self.request(ctx, prompt), passages, keys, cut=cut)
+        fit, passages, keys = ctx.fit(self.max_tokens(ctx), render, *ctx.shown_passages())
+        return self.turn(ctx, fit, None, passages, keys)
 
     def apply(self, ctx: Context, turn: Turn, reply: Reply, step: Step) -> None:
-        step.action = validate_init_plan(parse_json_action(reply.action_text, self.actions), ctx.config)
+        action = parse_json_action(reply.action_text, self.actions, reply.closed)
+        step.action = validate_init_plan(action, ctx.config)
+        texts = [step.action["title"]] + [v for s in step.action["sections"] for v in s.values()]
+        check_language(texts, ctx.s.language)
         self._plan(ctx, step.action["title"], step.action["sections"], step)
 
     def _plan(self, ctx: Context, title: str, sections: list[dict[str, str]], step: Step) -> None:
@@ -65,7 +77,8 @@ class InitPlanStage(Stage):
             self._plan(ctx, s.query, sections, step)
         else:
             step.fallback = "stopped: no valid plan"
-            finish(s, f"the model gave no valid plan in {c.max_retries} tries; try another model", RunStatus.FAILED)
+            why = turn.refusal or f"the model gave no valid plan in {c.max_retries} tries; try another model"
+            finish(s, why, RunStatus.FAILED)
 
 
 def sections_from_headings(passages: Sequence[Passage], limit: int) -> list[dict[str, str]]:

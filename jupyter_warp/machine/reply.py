@@ -14,6 +14,8 @@ from typing import Any
 
 import json_repair
 
+from ..language import language_problem
+
 _THINK = re.compile(r"<think>.*?(?:</think>|(?=<thought>|<action>)|$)", re.DOTALL | re.IGNORECASE)
 _THOUGHT = re.compile(r"<thought>(.*?)(?:</thought>|(?=<action>))", re.DOTALL | re.IGNORECASE)
 _ACTION = re.compile(r"<action>(.*?)(?:</action>|$)", re.DOTALL | re.IGNORECASE)
@@ -54,13 +56,16 @@ def split_reply(text: str) -> Reply:
     return Reply(thought=thought, action_text=action_match.group(1).strip(), closed=closed)
 
 
-def parse_json_action(text: str, allowed: tuple[str, ...]) -> dict[str, Any]:
+def parse_json_action(text: str, allowed: tuple[str, ...], closed: bool = True) -> dict[str, Any]:
     """The action's JSON object, named one of ``allowed``; broken JSON from small models is
-    repaired when possible."""
+    repaired when possible, but not JSON cut off before ``</action>`` (the token limit):
+    a repaired half plan would pass for a whole one."""
     text = re.sub(r"^```(?:json)?\s*|\s*```$", "", text.strip())
     try:
         data = json.loads(text)
     except json.JSONDecodeError:
+        if not closed:
+            raise ActionError("the action was cut off before </action>") from None
         try:
             data = json_repair.loads(text)
         except RecursionError:
@@ -96,9 +101,16 @@ def titled_entries(items: Any, low: int, high: int, what: str) -> list[dict[str,
         if not isinstance(item, dict):
             raise ActionError(f"{what} entry {i} is not an object")
         title = clean_text(item.get("title"), f"{what} entry {i} title", 200)
-        plan = clean_text(item.get("plan") or item.get("title"), f"{what} entry {i} plan")
+        plan = clean_text(item.get("plan"), f"{what} entry {i} plan")
         out.setdefault(" ".join(title.lower().split()), {"title": title, "plan": plan})
     if not low <= len(out) <= high:
         repeated = f" ({len(items) - len(out)} repeated a title)" if len(out) < len(items) else ""
         raise ActionError(f"{what} must have {low} to {high} distinct entries, got {len(out)}{repeated}")
     return list(out.values())
+
+
+def check_language(texts: list[str], language: str) -> None:
+    """Titles and plans (or keywords) together must be in the question's language."""
+    problem = language_problem("\n".join(texts), language)
+    if problem:
+        raise ActionError(problem)

@@ -8,10 +8,9 @@ from collections.abc import Sequence
 from typing import Any
 
 from ..config import WarpConfig
-from ..prompts.variables import condensed
-from ..records import Step
+from ..records import Passage, Step
 from . import Phase, RunStatus, advance, finish, move
-from .gbnf import head, head_bound, seq, string
+from .gbnf import head, head_bound, jkey, jlist, seq, skeleton_frame, string
 from .reply import ActionError, Reply, parse_json_action, strip_tags
 from .stage import Context, Stage, Turn
 
@@ -27,23 +26,32 @@ class SearchStage(Stage):
             string("kw", 60),
         ])
 
+    def skeleton(self, config: WarpConfig) -> str:
+        return "\n".join(skeleton_frame("action") + [
+            f'action ::= "{{" ws {jkey("name")} "\\"search\\"" ws "," ws {jkey("keywords")} {jlist("jstr")} ws "}}"',
+        ])
+
     def bound(self, config: WarpConfig) -> int:
         return head_bound(config) + config.max_keywords * 64 + 60
 
     def prepare(self, ctx: Context) -> Turn:
-        position, instruction = ctx.cursor()
-        prompt = ctx.renderer.render(
-            self.phase,
-            current_outline=condensed(ctx.s.report, ctx.s.target_id, abbreviate=80),
-            current_instruction=instruction,
-            current_survey="",
-            current_information="",
-            **ctx.variables(),
-        )
-        return Turn(self.phase, position, ctx.s.target_id, self.request(ctx, prompt))
+        position, instruction = ctx.cursor(self.phase.value)
+
+        def render(level: int, _passages: list[Passage], _keys: list[int], _chars: int) -> str:
+            return ctx.renderer.render(
+                self.phase,
+                current_outline=ctx.renderer.view.outline(ctx.s.report, ctx.s.target_id, level),
+                current_instruction=instruction,
+                current_survey="",
+                current_information="",
+                **ctx.variables(),
+            )
+
+        fit, _, _ = ctx.fit(self.max_tokens(ctx), render)
+        return self.turn(ctx, fit, position)
 
     def apply(self, ctx: Context, turn: Turn, reply: Reply, step: Step) -> None:
-        step.action = validate_search(parse_json_action(reply.action_text, self.actions), ctx.config)
+        step.action = validate_search(parse_json_action(reply.action_text, self.actions, reply.closed), ctx.config)
         self.run_search(ctx, step.action["keywords"], step)
 
     def run_search(self, ctx: Context, keywords: list[str], step: Step) -> None:

@@ -8,12 +8,15 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import ClassVar
 
-from ..budget import Render, fit_prompt
+from ..budget import Fit, fit_prompt
 from ..config import WarpConfig
+from ..language import language_name
+from ..llm.base import Backend
 from ..prompts import PromptRenderer
-from ..records import ChatRequest, Passage, Searcher, Step
+from ..records import ChatRequest, Completion, Passage, Searcher, Step
 from ..state import RunState
 from . import Phase
+from .profile import ModelProfile, choose_profile, model_name
 from .reply import Reply
 
 
@@ -23,7 +26,20 @@ class ModelInfo:
 
     count_tokens: Callable[[str], int]
     context_window: int = 8192
+    """The window prompts are fitted to: the backend's, or less when a setting asks."""
     supports_grammar: bool = False
+    profile: ModelProfile | None = None
+    """How the engine talks to this model; None: chosen from the settings alone."""
+
+    @classmethod
+    def from_backend(cls, backend: Backend, config: WarpConfig) -> ModelInfo:
+        """The backend's counter, window (capped by ``config.context_window``) and profile."""
+        window = int(backend.context_window)
+        if config.context_window is not None:
+            window = min(window, config.context_window)
+        supports = bool(backend.supports_grammar)
+        return cls(backend.count_tokens, window, supports,
+                   choose_profile(model_name(backend), supports, config))
 
 
 @dataclass
@@ -39,6 +55,14 @@ class Turn:
     extendable: list[str] = field(default_factory=list)
     cut: dict[str, int] = field(default_factory=dict)
     started_at: float = 0.0
+    refusal: str | None = None
+    """Why no prompt fits the window: the step fails without a model call."""
+
+    def offline(self) -> Completion | None:
+        """The completion of a turn the model must not see (a refused prompt), else None."""
+        if self.refusal is None:
+            return None
+        return Completion("", finish_reason="error", error=self.refusal)
 
 
 @dataclass
@@ -55,8 +79,16 @@ class Context:
         return self.s.config
 
     @property
-    def constrained(self) -> bool:
-        return self.config.constrained and self.model.supports_grammar
+    def profile(self) -> ModelProfile:
+        """The model's profile (from the settings alone when the backend gave none)."""
+        if self.model.profile is None:
+            self.model.profile = choose_profile("", self.model.supports_grammar, self.config)
+        return self.model.profile
+
+    @property
+    def grammar_mode(self) -> str:
+        """``full``, ``skeleton`` or ``off``."""
+        return self.profile.grammar
 
     def variables(self) -> dict[str, object]:
         """Template variables every prompt gets besides the reference system's five."""
@@ -64,6 +96,8 @@ class Context:
         return {
             "user_query": self.s.query,
             "language": self.s.language,
+            "language_name": language_name(self.s.language),
+            "bounded": self.grammar_mode == "full",
             "max_keywords": c.max_keywords,
             "min_sections": c.min_sections,
             "max_sections": c.max_sections,
@@ -71,18 +105,27 @@ class Context:
             "max_subsections": c.max_subsections,
         }
 
-    def cursor(self) -> tuple[str | None, str]:
+    def cursor(self, phase: str) -> tuple[str | None, str]:
         """The cursor's position and the instruction describing what it must cover."""
         entry = self.s.report.by_id(self.s.target_id)
-        if entry is None:
-            return None, "first search: find the evidence needed to plan a report that answers the question"
-        pos, node, _ = entry
-        return pos, f"update {pos} [{node.title}]: {node.plan}"
+        instruction = self.renderer.view.instruction(self.s.report, self.s.target_id, phase)
+        return (entry[0] if entry else None), instruction
 
-    def fit(self, max_tokens: int, render: Render) -> tuple[str, list[Passage], dict[str, int]]:
-        """The prompt fitted to the window, the passages it shows, and what was cut."""
-        return fit_prompt(render, self.s.passages, self.model.count_tokens, self.model.context_window,
-                          max_tokens, self.config.passage_max_chars)
+    def shown_passages(self) -> tuple[list[Passage], list[int]]:
+        """The last search's passages in rank order, one per key, and their keys."""
+        keyed = dict(zip(self.s.registry.keys_for(self.s.passages), self.s.passages, strict=True))
+        return list(keyed.values()), list(keyed)
+
+    def fit(self, reply_tokens: int, render: Callable[[int, list[Passage], list[int], int], str],
+            passages: list[Passage] | None = None,
+            keys: list[int] | None = None) -> tuple[Fit, list[Passage], list[int]]:
+        """The prompt fitted to the window (``render(level, passages, keys, chars)``), with
+        the passages it shows and their keys."""
+        passages, keys = passages or [], keys or []
+        fit = fit_prompt(lambda level, n, chars: render(level, passages[:n], keys[:n], chars), len(passages),
+                         self.model.count_tokens, self.model.context_window, reply_tokens,
+                         levels=self.renderer.view.levels, passage_chars=self.config.passage_max_chars)
+        return fit, passages[:fit.passages], keys[:fit.passages]
 
 
 class Stage(ABC):
@@ -94,7 +137,11 @@ class Stage(ABC):
 
     @abstractmethod
     def grammar(self, config: WarpConfig, keys: Sequence[int] = (), positions: Sequence[str] = ()) -> str:
-        """The bounded GBNF grammar of a reply in this phase."""
+        """The bounded GBNF grammar of a reply in this phase (the embedded model's)."""
+
+    @abstractmethod
+    def skeleton(self, config: WarpConfig) -> str:
+        """The skeleton GBNF grammar: the reply's tags and JSON shape, nothing bounded."""
 
     @abstractmethod
     def bound(self, config: WarpConfig) -> int:
@@ -115,16 +162,31 @@ class Stage(ABC):
         """What the engine does itself after ``max_retries`` rejections in a row."""
 
     def max_tokens(self, ctx: Context) -> int:
-        if not ctx.constrained:
+        """The reply's budget before the window is considered."""
+        if ctx.grammar_mode != "full":
             return ctx.config.max_new_tokens
         return min(ctx.config.max_new_tokens, self.bound(ctx.config))
 
-    def request(self, ctx: Context, prompt: str, keys: Sequence[int] = (), positions: Sequence[str] = ()) -> ChatRequest:
-        c = ctx.config
+    def turn(self, ctx: Context, fit: Fit, position: str | None, passages: Sequence[Passage] = (),
+             keys: Sequence[int] = (), positions: Sequence[str] = ()) -> Turn:
+        """The turn for a fitted prompt (refused when it did not fit)."""
+        request = self.request(ctx, fit.prompt, keys, positions, fit.max_tokens)
+        return Turn(self.phase, position, ctx.s.target_id, request, list(passages), list(keys),
+                    extendable=list(positions), cut=dict(fit.cut), refusal=fit.refusal)
+
+    def request(self, ctx: Context, prompt: str, keys: Sequence[int] = (), positions: Sequence[str] = (),
+                max_tokens: int | None = None) -> ChatRequest:
+        """The request: the prompt, the grammar of the model's profile, sampling settings."""
+        c, mode = ctx.config, ctx.grammar_mode
+        grammar = None
+        if mode == "full":
+            grammar = self.grammar(c, keys, positions)
+        elif mode == "skeleton":
+            grammar = self.skeleton(c)
         return ChatRequest(
             prompt=prompt,
-            grammar=self.grammar(c, keys, positions) if ctx.constrained else None,
-            max_tokens=self.max_tokens(ctx),
+            grammar=grammar,
+            max_tokens=self.max_tokens(ctx) if max_tokens is None else max_tokens,
             temperature=c.temperature,
             top_p=c.top_p,
             seed=None if c.seed is None else c.seed + ctx.s.step,

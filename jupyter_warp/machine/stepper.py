@@ -5,6 +5,7 @@ a batch step many questions in lockstep with one batched backend call."""
 
 from __future__ import annotations
 
+import re
 import time
 
 from ..prompts import PromptRenderer
@@ -17,6 +18,9 @@ from .reply import ActionError, split_reply
 from .search import SearchStage
 from .stage import Context, ModelInfo, Stage, Turn
 from .write import WriteStage
+
+_WINDOW = re.compile(r"maximum context length is (\d+)|context (?:window|length) (?:is |of )(\d+)", re.IGNORECASE)
+"""A server's refusal naming its real window (vLLM's and llama-cpp-python's wording, ours)."""
 
 STAGES: dict[Phase, Stage] = {stage.phase: stage for stage in
                               (SearchStage(), InitPlanStage(), WriteStage(), ExtendPlanStage())}
@@ -40,6 +44,14 @@ class Machine:
         turn.started_at = started
         return turn
 
+    def _learn_window(self, error: str) -> None:
+        """A server that refused a prompt for its length names its real window: fit to it
+        from now on (a server that reports no window, such as llama-cpp-python's)."""
+        match = _WINDOW.search(error)
+        window = int(match.group(1) or match.group(2)) if match else 0
+        if 0 < window < self.ctx.model.context_window:
+            self.ctx.model.context_window = window
+
     def apply(self, turn: Turn, completion: Completion) -> Step:
         """Validate the reply, edit the report, move the state on; never raises on a bad reply."""
         s, config = self.ctx.s, self.ctx.config
@@ -54,7 +66,11 @@ class Machine:
         s.counters["tokens_in"] += completion.prompt_tokens
         s.counters["tokens_out"] += completion.completion_tokens
         try:
+            if turn.refusal:
+                s.failures = max(s.failures, config.max_retries - 1)  # the same prompt would not fit again
+                raise ActionError(f"not sent to the model: {turn.refusal}")
             if completion.error:
+                self._learn_window(completion.error)
                 raise ActionError(f"the model call failed: {completion.error}")
             reply = split_reply(completion.text)
             step.thought = reply.thought

@@ -10,10 +10,9 @@ from collections.abc import Iterable, Sequence
 from ..citations import CheckedText, check_citations
 from ..config import WarpConfig
 from ..language import language_problem
-from ..prompts.variables import condensed, render_passages
 from ..records import Passage, Step
 from . import Phase, advance
-from .gbnf import alts, head_bound, rep, thought
+from .gbnf import alts, excluding, head_bound, rep, skeleton_frame, thought
 from .reply import ActionError, Reply, strip_tags
 from .stage import Context, Stage, Turn
 
@@ -21,6 +20,8 @@ SEGMENT_CHARS = 250
 """Characters of running text between two citations in a constrained section."""
 
 _HEADING = re.compile(r"^\s{0,3}#", re.MULTILINE)
+_FENCED = re.compile(r"^(```|~~~).*?^\1", re.MULTILINE | re.DOTALL)
+"""Fenced code, where a ``#`` line is a comment, not a heading."""
 
 
 class WriteStage(Stage):
@@ -43,31 +44,32 @@ class WriteStage(Stage):
             'end ::= "."? (" " | "\\n\\n")',
         ])
 
+    def skeleton(self, config: WarpConfig) -> str:
+        """Tags around a free Markdown body: paragraphs, lists, tables, code, any citation
+        syntax, any length up to the reply budget; only ``</action>`` ends it."""
+        return "\n".join(skeleton_frame("body", json_action=False) + excluding("body", "</action>"))
+
     def bound(self, config: WarpConfig) -> int:
         return head_bound(config) + config.write_max_chars + 200
 
     def prepare(self, ctx: Context) -> Turn:
-        position, instruction = ctx.cursor()
+        position, instruction = ctx.cursor(self.phase.value)
+        view = ctx.renderer.view
 
-        def render(passages: list[Passage], abbreviate: int | None) -> str:
-            keys = ctx.s.registry.keys_for(passages)
-            survey = condensed(ctx.s.report, ctx.s.target_id, abbreviate=abbreviate)
-            if abbreviate == 0:
-                survey = "\n".join(line for line in survey.splitlines() if not line.startswith("[OK]"))
+        def render(level: int, passages: list[Passage], keys: list[int], chars: int) -> str:
+            survey = view.survey(ctx.s.report, ctx.s.target_id, level)
             return ctx.renderer.render(
                 self.phase,
                 current_outline=survey,
                 current_survey=survey,
                 current_instruction=instruction,
-                current_information=render_passages(passages, keys, ctx.config.passage_max_chars),
+                current_information=view.information(passages, keys, chars),
                 example_key=keys[0] if keys else 1,
                 **ctx.variables(),
             )
 
-        prompt, passages, cut = ctx.fit(self.max_tokens(ctx), render)
-        keys = ctx.s.registry.keys_for(passages)
-        request = self.request(ctx, prompt, keys=keys)
-        return Turn(self.phase, position, ctx.s.target_id, request, passages, keys, cut=cut)
+        fit, passages, keys = ctx.fit(self.max_tokens(ctx), render, *ctx.shown_passages())
+        return self.turn(ctx, fit, position, passages, keys)
 
     def apply(self, ctx: Context, turn: Turn, reply: Reply, step: Step) -> None:
         s = ctx.s
@@ -95,7 +97,7 @@ class WriteStage(Stage):
 def validate_section(body: str, allowed: Iterable[int], language: str, config: WarpConfig) -> CheckedText:
     """Check a section body; return it with citations normalised to ``[k]``."""
     body = strip_tags(body).strip()
-    if _HEADING.search(body):
+    if _HEADING.search(_FENCED.sub("", body)):
         raise ActionError("a section must not contain # headings")
     checked = check_citations(body, allowed)
     if len(checked.text) <= config.min_section_chars:
@@ -105,7 +107,7 @@ def validate_section(body: str, allowed: Iterable[int], language: str, config: W
             f"a section must cite 1 to {config.max_cites} of the passages shown, cited {len(checked.cited)}"
             + (f" (and {checked.removed} unknown)" if checked.removed else "")
         )
-    problem = language_problem(re.sub(r"\[\d+\]", "", checked.text), language)
+    problem = language_problem(re.sub(r"\[\d+\]|`[^`]*`|```.*?```", "", checked.text, flags=re.DOTALL), language)
     if problem:
         raise ActionError(problem)
     return checked

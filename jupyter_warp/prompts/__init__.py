@@ -1,49 +1,94 @@
-"""Prompt templates (Jinja) and their renderer.
+"""Prompt templates (Jinja), the two profiles that render their variables, and the renderer.
 
 Each state has one template: ``search``, ``init_plan``, ``write``, ``extend_plan``. They
 receive the reference system's variables (``user_query``, ``current_outline``,
 ``current_survey``, ``current_instruction``, ``current_information``) plus a few of this
-project's (``language``, ``max_keywords``, ``min_sections``... ``extendable``,
-``example_key``). A user's ``prompts_dir`` with files of the same names replaces them, so a
-model can run on the prompts it was trained with.
+project's (``language``, ``language_name``, ``max_keywords``, ``min_sections``...,
+``extendable``, ``example_key``). A user's ``prompts_dir`` replaces them: files named as the
+built-in ones, or the reference system's own (``surveycpm_search.jinja``...,
+``surveycpm_write.jinja``). The profile decides how the variables look: ``own`` (this
+project's forms) or ``reference`` (``prompts.reference``: exactly as the reference system
+renders them); ``auto`` picks ``reference`` for a folder of ``surveycpm_*`` templates.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import jinja2
 
 from ..errors import ConfigError
+from ..records import Passage
+from ..report import Report
+from .reference import ReferenceView
+from .variables import OwnView
 
 TEMPLATES = ("search", "init_plan", "write", "extend_plan")
+REFERENCE_PREFIX = "surveycpm_"
 _BUILTIN = Path(__file__).parent / "templates"
 
 
-class PromptRenderer:
-    """Renders the prompt of a state; user templates first, the built-in ones behind them."""
+class PromptView(Protocol):
+    """How a profile renders the report, the passages and the instruction into variables."""
 
-    def __init__(self, prompts_dir: str | Path | None = None) -> None:
+    name: str
+    levels: int
+    """Shortening levels the prompt fitter may use (0: as the profile shows it)."""
+
+    def outline(self, report: Report, cursor_id: str | None, level: int = 0) -> str: ...
+    def survey(self, report: Report, cursor_id: str | None, level: int = 0) -> str: ...
+    def full_survey(self, report: Report, level: int = 0) -> str: ...
+    def information(self, passages: Sequence[Passage], keys: Sequence[int], chars: int) -> str: ...
+    def instruction(self, report: Report, cursor_id: str | None, phase: str) -> str: ...
+
+
+class PromptRenderer:
+    """Renders the prompt of a state; user templates first, the built-in ones behind them.
+
+    Reference templates are rendered as the reference renders them (jinja2's defaults, the
+    output untouched); this project's are stripped and end in one newline, and a variable
+    they do not receive is an error.
+    """
+
+    def __init__(self, prompts_dir: str | Path | None = None, profile: str = "auto") -> None:
         folders = [str(_BUILTIN)]
+        self.files = {state: f"{state}.jinja" for state in TEMPLATES}
+        found_reference = False
         if prompts_dir:
             folder = Path(prompts_dir).expanduser()
             if not folder.is_dir():
                 raise ConfigError(f"prompts_dir {folder} is not a folder: point it at a folder of .jinja templates")
-            if not any((folder / f"{name}.jinja").is_file() for name in TEMPLATES):
-                raise ConfigError(
-                    f"prompts_dir {folder} has none of {', '.join(n + '.jinja' for n in TEMPLATES)}"
-                )
+            for state in TEMPLATES:
+                if (folder / f"{REFERENCE_PREFIX}{state}.jinja").is_file():
+                    self.files[state] = f"{REFERENCE_PREFIX}{state}.jinja"
+                    found_reference = True
+            if not found_reference and not any((folder / f"{name}.jinja").is_file() for name in TEMPLATES):
+                names = ", ".join(f"{n}.jinja" for n in TEMPLATES)
+                raise ConfigError(f"prompts_dir {folder} has none of {names} (or surveycpm_{{state}}.jinja)")
             folders.insert(0, str(folder))
+        if profile not in ("auto", "own", "reference"):
+            raise ConfigError(f"prompt_profile must be auto, own or reference, got {profile!r}")
+        reference = profile == "reference" or (profile == "auto" and found_reference)
+        self.view: PromptView = ReferenceView() if reference else OwnView()
         self.env = jinja2.Environment(
             loader=jinja2.FileSystemLoader(folders),
-            undefined=jinja2.StrictUndefined,
+            undefined=jinja2.Undefined if reference else jinja2.StrictUndefined,
             keep_trailing_newline=False,
             autoescape=False,
         )
 
+    @property
+    def profile(self) -> str:
+        """``own`` or ``reference``."""
+        return self.view.name
+
     def render(self, state: str, **variables: Any) -> str:
+        """The prompt of ``state`` with ``variables``."""
+        name = self.files.get(state, f"{state}.jinja")
         try:
-            return self.env.get_template(f"{state}.jinja").render(**variables).strip() + "\n"
+            text = self.env.get_template(name).render(**variables)
         except jinja2.TemplateError as exc:
-            raise ConfigError(f"prompt template {state}.jinja failed: {exc}") from None
+            raise ConfigError(f"prompt template {name} failed: {exc}") from None
+        return text if self.profile == "reference" else text.strip() + "\n"

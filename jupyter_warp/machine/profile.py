@@ -1,0 +1,90 @@
+"""How the engine talks to one model, chosen once per run from the backend and the settings.
+
+A tiny model (the embedded SmolLM2-135M) answers in the action format only under a bounded
+grammar (DESIGN.md's measurements); that grammar would cut a capable model's long analytical
+sections, tables and ``\\cite{}`` citations, so every other model gets at most the skeleton
+grammar (tags and JSON shape, a free Markdown body). This module is the one place that
+decides per model; later choices (how much the engine assists a small model, how a section
+is written) belong here too.
+"""
+
+from __future__ import annotations
+
+import inspect
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from ..config import WarpConfig
+from ..errors import ConfigError
+
+BOUNDED_MODELS = re.compile(r"smollm", re.IGNORECASE)
+"""Model names that need the bounded grammar: the embedded SmolLM2 family (135M to 1.7B)."""
+
+
+@dataclass(frozen=True)
+class ModelProfile:
+    """What the engine does differently for one model."""
+
+    model: str
+    """The model's name as the backend knows it (a spec, a file name, a served id)."""
+    needs_bounded_grammar: bool
+    """A small model that follows the action format only under the bounded grammar."""
+    grammar: str
+    """The grammar sent with each request: ``full`` (bounded), ``skeleton`` or ``off``."""
+    enable_thinking: bool
+    """Whether the chat template's thinking mode is on (off as in the reference system)."""
+
+    @property
+    def constrained(self) -> bool:
+        """Whether requests carry a grammar at all."""
+        return self.grammar != "off"
+
+
+def choose_profile(model: str, supports_grammar: bool, config: WarpConfig) -> ModelProfile:
+    """The profile for ``model`` under ``config``: ``constrained=auto`` picks the bounded
+    grammar for models that need it and the skeleton for every other one; a backend that
+    enforces no grammar gets none."""
+    bounded = bool(BOUNDED_MODELS.search(model))
+    mode = config.constrained
+    if mode == "auto":
+        mode = "full" if bounded else "skeleton"
+    if not supports_grammar:
+        mode = "off"
+    return ModelProfile(model=model, needs_bounded_grammar=bounded, grammar=mode,
+                        enable_thinking=config.enable_thinking)
+
+
+def model_name(backend: object) -> str:
+    """What identifies a backend's model: its name and, for a server, the served model id."""
+    parts = [str(getattr(backend, "name", ""))]
+    served = getattr(type(backend), "model", None)
+    if isinstance(served, property):
+        try:
+            parts.append(str(backend.model))  # type: ignore[attr-defined]
+        except Exception:  # an unreachable server: the run's first request says so
+            pass
+    return " ".join(p for p in parts if p)
+
+
+def backend_options(config: WarpConfig) -> dict[str, Any]:
+    """The options the backend is opened with: ``backend_options``, plus ``enable_thinking``
+    when the setting turns thinking on, for every backend that takes it (they all default to
+    off; an explicit backend option wins)."""
+    options = dict(config.backend_options)
+    if config.enable_thinking and "enable_thinking" not in options:
+        from ..llm.registry import parse_spec, registry
+
+        try:
+            name = parse_spec(config.model)[0]
+            known = registry.options(name)
+            if known is None:  # it passes options on (vLLM's engine arguments): does it name this one?
+                factory = registry.factory(name)
+                owner = getattr(factory, "__self__", factory)
+                target = owner if isinstance(owner, type) else factory  # a class: its __init__'s parameters
+                known = list(inspect.signature(target).parameters)
+        except (ConfigError, ImportError, TypeError, ValueError):
+            known = []
+        if "enable_thinking" in known:
+            options["enable_thinking"] = config.enable_thinking
+    return options
