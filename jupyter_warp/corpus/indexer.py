@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from ..errors import UnreadableFileError
+from . import vectors
 from .chunking import MAX_WORDS, chunk_blocks
 from .loaders import loader_for
 from .store import FILE, PASSAGE, build_lock, file_records, open_or_create, searchable, writer
@@ -44,13 +45,21 @@ class IndexSummary:
     total_passages: int = 0
     """Passages in the index after this run."""
     seconds: float = 0.0
+    embedded: int = 0
+    """Passages embedded by this run (dense retrieval; see ``vectors``)."""
+    vectors: int | None = None
+    """Vectors in the index after this run; None when this run did not embed."""
+    embed_seconds: float = 0.0
 
     def __str__(self) -> str:
-        return (
+        text = (
             f"{self.added} added, {self.updated} updated, {self.removed} removed, "
             f"{self.unchanged} unchanged, {self.skipped} skipped; {self.passages:,} passages indexed "
             f"({self.total_passages:,} in the index) in {self.seconds:.1f} s"
         )
+        if self.vectors is not None:
+            text += f"; {self.embedded:,} passages embedded ({self.vectors:,} vectors) in {self.embed_seconds:.1f} s"
+        return text
 
 
 def file_hash(data: bytes) -> str:
@@ -97,17 +106,22 @@ def build_index(
     max_file_mb: float = DEFAULT_MAX_MB,
     commit_every: int = COMMIT_FILES,
     lock_timeout: float = 2.0,
+    embed: bool | None = None,
+    embed_model: str | None = None,
 ) -> IndexSummary:
     """Build or update the index at ``index_dir`` from every supported file under ``paths``.
 
     Files indexed earlier from other roots stay; files under these roots that are gone (or
     now skipped) are removed. Raises ``IndexLockedError`` when another run holds the index.
+    ``embed`` (or naming ``embed_model``) also embeds the passages for dense retrieval; an
+    index that has vectors keeps them current unless ``embed=False`` (see ``vectors.plan``).
     """
     t0 = time.perf_counter()
     roots = resolve_roots(list(paths))
     index_path = Path(index_dir).expanduser().resolve()
     max_bytes = int(max_file_mb * 1_000_000)
     summary = IndexSummary()
+    model = vectors.plan(index_path, embed, embed_model)
     with build_lock(index_path, lock_timeout):
         ix = open_or_create(index_path)
         try:
@@ -128,6 +142,7 @@ def build_index(
             summary.removed = len(gone)
             final = file_records(ix) if (gone or todo) else records
             summary.total_passages = sum(r.get("passages", 0) for r in final.values())
+            vectors.update(ix, index_path, final, summary, model, progress)
         finally:
             ix.close()
     summary.skipped = len(summary.skipped_reasons)

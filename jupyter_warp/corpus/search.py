@@ -191,7 +191,21 @@ def _passage(fields: dict[str, Any], score: float) -> Passage:
     )
 
 
-def open_index(index_dir: str | Path) -> Index:
-    """Open the index at ``index_dir``; ``IndexMissingError`` says how to build one."""
+def open_index(index_dir: str | Path, retrieval: str = "auto") -> Index:
+    """Open the index at ``index_dir``; ``IndexMissingError`` says how to build one.
+
+    ``retrieval``: ``bm25``, ``dense``, ``hybrid``, or ``auto`` (hybrid where the index has
+    current vectors and the semantic extra is installed, else BM25; see ``hybrid``).
+    """
+    from .hybrid import check_retrieval, open_semantic
+
     path = Path(index_dir).expanduser().resolve()
-    return Index(open_existing(path), path)
+    check_retrieval(retrieval)
+    ix = open_existing(path)
+    if retrieval == "bm25":
+        return Index(ix, path)
+    try:
+        return open_semantic(ix, path, retrieval)
+    except BaseException:
+        ix.close()
+        raise
