@@ -33,11 +33,15 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--index", default=".warp/index", help="index folder (default: .warp/index)")
     p.add_argument("--max-file-mb", type=float, default=50, help="skip files larger than this (default 50)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--embed", action="store_true", help="also embed the passages for dense and hybrid search (needs jupyter-warp[semantic]; kept current afterwards)")
+    p.add_argument("--embed-model", metavar="MODEL", help="sentence-transformers folder or cached model id (default: the bundled all-MiniLM-L6-v2); implies --embed")
 
     p = sub.add_parser("search", help="print the passages a query finds")
     p.add_argument("query")
     p.add_argument("--index", default=".warp/index")
     p.add_argument("-k", type=int, default=10, help="passages to print (default 10)")
+    p.add_argument("--mode", choices=["auto", "bm25", "dense", "hybrid"], default="auto",
+                   help="auto (default): hybrid where the index has vectors and jupyter-warp[semantic] is installed, else bm25")
 
     p = sub.add_parser("run", help="research QUESTION and write a report (or --resume RUN_DIR)")
     p.add_argument("question", nargs="?", help="the research question")
@@ -70,11 +74,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "index":
             from .corpus.commands import index_command
 
-            return index_command(args.paths, args.index, quiet=args.quiet, max_file_mb=args.max_file_mb)
+            return index_command(args.paths, args.index, quiet=args.quiet, max_file_mb=args.max_file_mb,
+                                 embed=args.embed, embed_model=args.embed_model)
         if args.command == "search":
             from .corpus.commands import search_command
 
-            return search_command(args.query, args.index, k=args.k)
+            return search_command(args.query, args.index, k=args.k, mode=args.mode)
         from . import commands
 
         if args.command == "run":

@@ -10,9 +10,14 @@ from .search import open_index
 SHOW_SKIPPED = 50
 
 
-def index_command(paths: list[str], index: str, quiet: bool = False, max_file_mb: float = 50) -> int:
-    """Build or update the index; print the summary, every skipped file and why."""
-    summary = build_index(paths, index, progress=not quiet, max_file_mb=max_file_mb)
+def index_command(paths: list[str], index: str, quiet: bool = False, max_file_mb: float = 50,
+                  embed: bool = False, embed_model: str | None = None) -> int:
+    """Build or update the index; print the summary, every skipped file and why.
+
+    ``embed`` or ``embed_model`` adds vectors for dense retrieval; once an index has them,
+    every later run keeps them current without the flag."""
+    summary = build_index(paths, index, progress=not quiet, max_file_mb=max_file_mb,
+                          embed=True if embed else None, embed_model=embed_model)
     print(f"index {index}: {summary}")
     for path, reason in summary.skipped_reasons[:SHOW_SKIPPED]:
         print(f"  skipped {path}: {reason}")
@@ -23,10 +28,10 @@ def index_command(paths: list[str], index: str, quiet: bool = False, max_file_mb
     return 0
 
 
-def search_command(query: str, index: str, k: int = 10) -> int:
-    """Print the ``k`` best passages for ``query``, matched words highlighted."""
+def search_command(query: str, index: str, k: int = 10, mode: str = "auto") -> int:
+    """Print the ``k`` best passages for ``query`` (``mode``: auto, bm25, dense, hybrid), matched words highlighted."""
     marker = ("\033[1m", "\033[0m") if sys.stdout.isatty() else ("**", "**")
-    with open_index(index) as idx:
+    with open_index(index, retrieval=mode) as idx:
         passages = idx.search(query, k=k)
         if not passages:
             print(f"no passages match {query!r} in {index} ({idx.doc_count():,} passages)")
