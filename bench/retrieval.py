@@ -163,6 +163,12 @@ def run(beir: Path, index: Path, docs: Path, split: str, modes: tuple[str, ...] 
             raise SystemExit(f"{index} exists and is not a jupyter-warp index: choose another --index")
         shutil.rmtree(index)
     embed = tuning or any(m != "bm25" for m in modes)
+    if embed:  # load the model first, so embed_passages_per_s is the embedding alone
+        from jupyter_warp.corpus.embedding import load_embedder
+
+        t0 = time.perf_counter()
+        load_embedder()
+        print(f"embedding model loaded in {time.perf_counter() - t0:.1f} s", file=sys.stderr)
     built = build_index([docs], index, progress=False, embed=embed or None)
     again = build_index([docs], index, progress=False)
     print(f"{len(corpus)} documents, {len(judged)} judged queries; first build: {built}", file=sys.stderr)

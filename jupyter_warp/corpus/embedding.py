@@ -27,7 +27,7 @@ BATCH = 32
 
 def missing(model: str | None = None) -> str | None:
     """The first module the semantic extra needs that is not installed, or None."""
-    needed = ["usearch", "sentence_transformers"]
+    needed = ["sentence_transformers", "usearch"]
     if model in (None, DEFAULT_MODEL):
         needed.append(MODEL_PACKAGE)
     for name in needed:

@@ -45,7 +45,7 @@ class Fusion:
         return weighted_sum([bm25, dense], [1.0 - self.dense, self.dense])
 
 
-DEFAULT = Fusion("rrf", dense=0.5, c=60.0, depth=100)
+DEFAULT = Fusion("sum", dense=0.5, depth=50)
 
 
 def rrf(rankings: Sequence[Sequence[tuple[K, float]]], weights: Sequence[float], c: float = 60.0) -> list[tuple[K, float]]:

@@ -57,7 +57,7 @@ class SemanticIndex(Index):
         """See new Whoosh commits and a newer vector file; note whether they still match."""
         super().refresh()
         self._vectors.refresh()
-        self._current = self._vectors.generation() == self._ix.latest_generation()
+        self._current = self._vectors.current(self._ix)
 
     def _search(self, query: str, k: int) -> list[Passage]:
         text = " ".join(str(query).split())[:MAX_QUERY_CHARS]
@@ -106,7 +106,7 @@ def open_semantic(ix: Any, path: Path, retrieval: str, fusion: Fusion = DEFAULT)
         require(vectors.stored_model(path))
     store = vectors.VectorIndex(path)
     try:
-        if store.generation() != ix.latest_generation():
+        if not store.current(ix):
             if retrieval == "auto":
                 log.warning("vectors at %s are older than the index (%s): searching with BM25 alone", path, _reindex(path))
                 store.close()

@@ -2,7 +2,8 @@
 
 ``INDEX/vectors/ann.usearch`` holds one unit vector per passage under an integer key;
 ``INDEX/vectors/vectors.sqlite`` maps keys to passages (``doc_id``, ``path``), records each
-file's content hash as embedded, the model, and the Whoosh generation the vectors match.
+file's content hash as embedded, the model, and the stamp of the Whoosh commit the vectors
+match (``whoosh_stamp``): a search that finds another stamp knows the vectors are behind.
 
 Sync runs after the Whoosh commit, under the build lock. It compares the hashes in Whoosh's
 file manifest with those embedded: unchanged files cost nothing, new and changed files are
@@ -27,7 +28,8 @@ from typing import Any, Iterable
 
 from ..errors import WarpError
 from .embedding import DEFAULT_MODEL, Embedder, canonical, load_embedder, missing, passage_text, require
-from .store import PASSAGE
+from .chunking import MAX_WORDS
+from .store import FORMAT, PASSAGE
 
 FOLDER = "vectors"
 DB_FILE = "vectors.sqlite"
@@ -44,6 +46,8 @@ CHUNK = 256
 """Passages embedded per call (and per progress-bar update)."""
 SAVE_SECONDS = 120.0
 """How often a long sync saves its work (a save rewrites the whole usearch file)."""
+LAYOUT = f"{FORMAT}:{MAX_WORDS}"
+"""Vectors are keyed by passage id: another index format or passage size re-embeds everything."""
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -77,6 +81,17 @@ def stored_model(index_dir: Path) -> str | None:
         return None
 
 
+def whoosh_stamp(ix: Any) -> str:
+    """The Whoosh commit: its generation and its table of contents' mtime (a rebuilt index
+    starts its generations again, the mtime tells it apart)."""
+    generation = ix.latest_generation()
+    try:
+        modified = ix.storage.file_modified(f"_{ix.indexname}_{generation}.toc")
+    except Exception:  # another storage, or a commit under way: the generation alone
+        modified = ""
+    return f"{generation}:{modified}"
+
+
 def _connect(path: Path, readonly: bool = False) -> sqlite3.Connection:
     if readonly:
         return sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30, check_same_thread=False)
@@ -101,11 +116,13 @@ class VectorWriter:
         self._embedder: Embedder | None = None
         self.db = _connect(self.dir / DB_FILE)
         meta = _meta(self.db)
-        if meta.get("model") != model or "dim" not in meta:  # new, or another model: every vector is made again
+        if meta.get("model") != model or meta.get("layout") != LAYOUT or "dim" not in meta:
+            # new, another model, or other passages: every vector is made again
             self.db.executescript("DELETE FROM passages; DELETE FROM files; DELETE FROM meta;")
             (self.dir / ANN_FILE).unlink(missing_ok=True)
             self.db.executemany(
-                "INSERT INTO meta VALUES (?, ?)", [("model", model), ("dim", str(self.embedder.dim))]
+                "INSERT INTO meta VALUES (?, ?)",
+                [("model", model), ("dim", str(self.embedder.dim)), ("layout", LAYOUT)],
             )
         self.ann = _new_ann(int(_meta(self.db)["dim"]))
         if (self.dir / ANN_FILE).is_file():
@@ -148,7 +165,7 @@ class VectorWriter:
                     pending, files = [], []
                     if time.monotonic() - self.last_save > SAVE_SECONDS:
                         self._save()
-        self.db.execute("INSERT OR REPLACE INTO meta VALUES ('generation', ?)", (str(ix.latest_generation()),))
+        self.db.execute("INSERT OR REPLACE INTO meta VALUES ('stamp', ?)", (whoosh_stamp(ix),))
         self._save()
         return embedded
 
@@ -246,11 +263,11 @@ class VectorIndex:
     def close(self) -> None:
         self._db.close()
 
-    def generation(self) -> int | None:
-        """The Whoosh generation the vectors were last synced with."""
+    def current(self, ix: Any) -> bool:
+        """Whether the vectors were synced with the Whoosh commit ``ix`` has now."""
         with self._lock:
-            row = self._db.execute("SELECT value FROM meta WHERE name = 'generation'").fetchone()
-        return int(row[0]) if row else None
+            row = self._db.execute("SELECT value FROM meta WHERE name = 'stamp'").fetchone()
+        return row is not None and row[0] == whoosh_stamp(ix)
 
     def refresh(self) -> None:
         """Map the usearch file again when a sync replaced it."""
@@ -314,8 +331,8 @@ def update(ix: Any, index_dir: Path, records: dict[str, dict[str, Any]], summary
     if model is None:
         if exists(index_dir):
             with _connect(folder(index_dir) / DB_FILE, readonly=True) as db:
-                generation = _meta(db).get("generation")
-            if generation != str(ix.latest_generation()):
+                stamp = _meta(db).get("stamp")
+            if stamp != whoosh_stamp(ix):
                 summary.notes.append((str(index_dir), "vectors not updated: dense and hybrid search need "
                                       "`pip install 'jupyter-warp[semantic]'` and `jupyter-warp index` again"))
         return
