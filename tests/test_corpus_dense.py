@@ -210,3 +210,23 @@ def test_fusion_arithmetic():
         Fusion("max")
     with pytest.raises(ConfigError):
         Fusion("rrf", dense=1.5)
+
+
+def test_bench_prints_the_three_modes_side_by_side(tmp_path, capsys):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("retrieval", Path(__file__).parents[1] / "bench" / "retrieval.py")
+    retrieval = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(retrieval)
+    tiny = Path(__file__).parent / "data" / "beir_tiny"
+    assert retrieval.main([str(tiny), "--index", str(tmp_path / "index"), "--mode", "all", "--tune"]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert lines[0] == "mode: bm25 dense hybrid"
+    table = {line.split(":")[0]: line.split(":")[1].split() for line in lines[1:9]}
+    assert list(table) == ["ndcg@10", "recall@100", "index_passages_per_s", "embed_passages_per_s",
+                           "query_ms_p50", "query_ms_p95", "query_cpu_ms_p50", "reindex_unchanged_s"]
+    assert all(len(values) == 3 for values in table.values())
+    assert table["embed_passages_per_s"][0] == "-" and float(table["embed_passages_per_s"][1]) > 0
+    assert all(float(v) >= 0.8 for v in table["ndcg@10"]) and table["recall@100"] == ["1.0000"] * 3
+    fusions = lines[9:]
+    assert len(fusions) == len(retrieval.TUNE_GRID) and fusions[0].startswith("fusion rrf(dense=0.3,c=10,depth=50): ndcg@10 ")
