@@ -35,8 +35,9 @@ FOLDER = "vectors"
 DB_FILE = "vectors.sqlite"
 ANN_FILE = "ann.usearch"
 DTYPE = "f16"
-"""Half precision: half the memory and disk (a million MiniLM passages: 0.77 GB of vectors), and
-exact search is faster than in f32 here (2.2 against 3.6 ms for the top 100 of 50,000)."""
+"""Half precision: half the memory and disk (a million MiniLM passages: 0.77 GB of vectors), the
+same dense nDCG@10 as f32 on the tldr set (0.7749 both), and faster exact search here (2.2
+against 3.6 ms for the top 100 of 50,000)."""
 EXACT_MAX = 100_000
 """Up to this many vectors search is exact (brute force, 2 ms at 50,000 on 2 cores); above it the
 HNSW graph answers (under 1 ms, recall set by ``EXPANSION``)."""
