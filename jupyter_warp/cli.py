@@ -35,25 +35,30 @@ def _index_args(p: argparse.ArgumentParser) -> None:
                    help="skip a DOCX whose XML expands past this, stop a PDF's text here (default 20)")
     p.add_argument("--max-pdf-pages", type=int, default=2000, help="read at most this many pages of a PDF (default 2000)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--embed", action="store_true", help="also embed the passages for dense and hybrid search (needs jupyter-warp[semantic]; kept current afterwards)")
+    p.add_argument("--embed-model", metavar="MODEL", help="sentence-transformers folder or cached model id (default: the bundled all-MiniLM-L6-v2); implies --embed")
 
 
 def _index(args: argparse.Namespace) -> int:
     from .corpus.commands import index_command
 
     return index_command(args.paths, args.index, quiet=args.quiet, max_file_mb=args.max_file_mb,
-                         max_text_mb=args.max_text_mb, max_pdf_pages=args.max_pdf_pages)
+                         max_text_mb=args.max_text_mb, max_pdf_pages=args.max_pdf_pages, embed=args.embed,
+                         embed_model=args.embed_model)
 
 
 def _search_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("query")
     p.add_argument("--index", default=".warp/index")
     p.add_argument("-k", type=int, default=10, help="passages to print (default 10)")
+    p.add_argument("--mode", choices=["auto", "bm25", "dense", "hybrid"], default="auto",
+                   help="auto (default): hybrid where the index has vectors and jupyter-warp[semantic] is installed, else bm25")
 
 
 def _search(args: argparse.Namespace) -> int:
     from .corpus.commands import search_command
 
-    return search_command(args.query, args.index, k=args.k)
+    return search_command(args.query, args.index, k=args.k, mode=args.mode)
 
 
 # run, demo.

@@ -36,6 +36,9 @@ class WarpConfig:
     model: str = setting("smollm2", "backend spec: smollm2 (the embedded model), transformers:ID, llamacpp:GGUF, "
                                     "openai:URL[#MODEL], vllm:MODEL, replay:FILE.jsonl")
     index: str = setting(".warp/index", "index folder (build it with `jupyter-warp index PATH...`)")
+    retrieval: str = setting("auto", "how the index is searched: bm25, dense, hybrid, or auto (hybrid where the "
+                                     "index has vectors and jupyter-warp[semantic] is installed, else bm25)",
+                             choices=("auto", "bm25", "dense", "hybrid"))
     max_steps: int = setting(140, "model turns at most", low=1)
     max_extends: int = setting(5, "deepening rounds at most", low=0)
     max_depth: int = setting(3, "deepest outline level", low=1, high=3)

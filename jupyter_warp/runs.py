@@ -195,12 +195,7 @@ class Run:
     @property
     def searcher(self) -> Searcher:
         if self._searcher is None:
-            if self._searcher_factory is not None:
-                self._searcher = self._searcher_factory(self.config.index)
-            else:
-                from .corpus import open_index
-
-                self._searcher = open_index(self.config.index)
+            self._searcher = open_searcher(self.config, self._searcher_factory)
         return self._searcher
 
     @property
@@ -390,14 +385,19 @@ def open_run(question: str | None = None, *, run_dir: str | Path | None = None, 
         from .llm.registry import parse_spec, registry
 
         registry.factory(parse_spec(config.model)[0])  # an unknown model fails before a run exists
-    if collaborators.get("searcher") is None:
-        factory = collaborators.get("searcher_factory")
-        if factory is None:
-            from .corpus import open_index
-
-            factory = open_index
-        collaborators["searcher"] = factory(config.index)  # so does a missing index
+    if collaborators.get("searcher") is None:  # so does a missing index
+        collaborators["searcher"] = open_searcher(config, collaborators.get("searcher_factory"))
     return Run.create(question, config, run_dir=run_dir, run_root=run_root, **collaborators)
+
+
+def open_searcher(config: WarpConfig, factory: SearcherFactory | None = None) -> Searcher:
+    """The run's corpus: ``factory(index)`` when a front end gives one, else the index with
+    the run's ``retrieval`` mode."""
+    if factory is not None:
+        return factory(config.index)
+    from .corpus import open_index
+
+    return open_index(config.index, retrieval=config.retrieval)
 
 
 def check_outputs(outputs: Iterable[str | Path]) -> list[Path]:

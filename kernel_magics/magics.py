@@ -19,6 +19,7 @@ from traitlets import Bool, Dict, Float, Int, TraitError, TraitType, Unicode, ob
 
 from jupyter_warp.config import WarpConfig, setting_type
 from jupyter_warp.errors import ConfigError
+from jupyter_warp.records import printable
 from jupyter_warp.runs import BackendPool, Run, check_outputs, open_run
 
 from . import parsers
@@ -146,10 +147,13 @@ class _WarpMagics(Magics):
         from jupyter_warp.corpus import build_index
 
         index = args.index or self.index
-        summary = build_index(args.paths, index, progress=not args.quiet)
-        print(f"index {index}: {summary}")
+        limits = {k: v for k, v in (("max_text_mb", args.max_text_mb), ("max_pdf_pages", args.max_pdf_pages))
+                  if v is not None}
+        summary = build_index(args.paths, index, progress=not args.quiet, embed=True if args.embed else None,
+                              embed_model=args.embed_model, **limits)
+        print(f"index {printable(index)}: {summary}")
         for path, reason in summary.skipped_reasons[:5]:
-            print(f"  skipped {path}: {reason}")
+            print(f"  skipped {printable(path)}: {reason}")
         if len(summary.skipped_reasons) > 5:
             print(f"  ... and {len(summary.skipped_reasons) - 5} more skipped")
         if args.index and args.index != self.index:

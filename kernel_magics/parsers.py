@@ -115,6 +115,10 @@ class IndexArgs:
     paths: list[str]
     index: str | None = None
     quiet: bool = False
+    embed: bool = False
+    embed_model: str | None = None
+    max_text_mb: float | None = None
+    max_pdf_pages: int | None = None
 
 
 def index_parser() -> argparse.ArgumentParser:
@@ -123,6 +127,11 @@ def index_parser() -> argparse.ArgumentParser:
     p.add_argument("paths", nargs="+", metavar="PATH")
     p.add_argument("--index", help="index folder (default: Warp.index; given here, it becomes Warp.index)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--embed", action="store_true", help="also embed the passages for dense and hybrid search "
+                                                        "(needs jupyter-warp[semantic]; kept current afterwards)")
+    p.add_argument("--embed-model", metavar="MODEL", help="sentence-transformers folder or cached model id; implies --embed")
+    p.add_argument("--max-text-mb", type=float, help="skip a DOCX whose XML expands past this, stop a PDF's text here")
+    p.add_argument("--max-pdf-pages", type=int, help="read at most this many pages of a PDF")
     return p
 
 

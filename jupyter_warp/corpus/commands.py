@@ -20,10 +20,16 @@ def index_command(
     max_file_mb: float = DEFAULT_MAX_FILE_MB,
     max_text_mb: float = DEFAULT_MAX_TEXT_MB,
     max_pdf_pages: int = DEFAULT_MAX_PDF_PAGES,
+    embed: bool = False,
+    embed_model: str | None = None,
 ) -> int:
-    """Build or update the index; print the summary, every skipped file and why."""
+    """Build or update the index; print the summary, every skipped file and why.
+
+    ``embed`` or ``embed_model`` adds vectors for dense retrieval; once an index has them,
+    every later run keeps them current without the flag."""
     summary = build_index(
-        paths, index, progress=not quiet, max_file_mb=max_file_mb, max_text_mb=max_text_mb, max_pdf_pages=max_pdf_pages
+        paths, index, progress=not quiet, max_file_mb=max_file_mb, max_text_mb=max_text_mb,
+        max_pdf_pages=max_pdf_pages, embed=True if embed else None, embed_model=embed_model,
     )
     if summary.rebuilt:
         print(f"index {printable(index)} was {summary.rebuilt}: rebuilt it from the files")
@@ -37,10 +43,10 @@ def index_command(
     return 0
 
 
-def search_command(query: str, index: str, k: int = 10) -> int:
-    """Print the ``k`` best passages for ``query``, matched words highlighted."""
+def search_command(query: str, index: str, k: int = 10, mode: str = "auto") -> int:
+    """Print the ``k`` best passages for ``query`` (``mode``: auto, bm25, dense, hybrid), matched words highlighted."""
     marker = ("\033[1m", "\033[0m") if sys.stdout.isatty() else ("**", "**")
-    with open_index(index) as idx:
+    with open_index(index, retrieval=mode) as idx:
         if not build_complete(idx.path) and not build_running(idx.path):
             print(
                 f"note: the last build of {printable(index)} did not finish; run `{rebuild_command(idx.path)}` "

@@ -18,6 +18,7 @@ from typing import Any, Sequence
 
 from ..errors import UnreadableFileError
 from ..records import printable
+from . import vectors
 from .chunking import MAX_WORDS, chunk_blocks
 from .health import finish_build, open_for_build, start_build, writable
 from .limits import DEFAULT_LIMITS, DEFAULT_MAX_PDF_PAGES, DEFAULT_MAX_TEXT_MB, Limits, OverLimitError
@@ -49,13 +50,21 @@ class IndexSummary:
     seconds: float = 0.0
     rebuilt: str = ""
     """Why the index was recreated from the files (damaged, another format); empty when it was not."""
+    embedded: int = 0
+    """Passages embedded by this run (dense retrieval; see ``vectors``)."""
+    vectors: int | None = None
+    """Vectors in the index after this run; None when this run did not embed."""
+    embed_seconds: float = 0.0
 
     def __str__(self) -> str:
-        return (
+        text = (
             f"{self.added} added, {self.updated} updated, {self.removed} removed, "
             f"{self.unchanged} unchanged, {self.skipped} skipped; {self.passages:,} passages indexed "
             f"({self.total_passages:,} in the index) in {self.seconds:.1f} s"
         )
+        if self.vectors is not None:
+            text += f"; {self.embedded:,} passages embedded ({self.vectors:,} vectors) in {self.embed_seconds:.1f} s"
+        return text
 
 
 def file_hash(data: bytes) -> str:
@@ -119,6 +128,8 @@ def build_index(
     max_pdf_pages: int = DEFAULT_MAX_PDF_PAGES,
     commit_every: int = COMMIT_FILES,
     lock_timeout: float = 2.0,
+    embed: bool | None = None,
+    embed_model: str | None = None,
 ) -> IndexSummary:
     """Build or update the index at ``index_dir`` from every supported file under ``paths``.
 
@@ -126,7 +137,9 @@ def build_index(
     now skipped) are removed. ``max_text_mb`` and ``max_pdf_pages`` bound what one file may
     expand to (see ``limits``). A damaged index is rebuilt from the files (``rebuilt`` says
     why). Raises ``IndexLockedError`` when another run holds the index, ``IndexWriteError``
-    when its folder cannot be written.
+    when its folder cannot be written. ``embed`` (or naming ``embed_model``) also embeds the
+    passages for dense retrieval; an index that has vectors keeps them current unless
+    ``embed=False`` (see ``vectors.plan``).
     """
     t0 = time.perf_counter()
     roots = resolve_roots(list(paths))
@@ -134,6 +147,7 @@ def build_index(
     limits = Limits.from_mb(max_file_mb, max_text_mb, max_pdf_pages)
     max_bytes = limits.max_file_bytes
     summary = IndexSummary()
+    model = vectors.plan(index_path, embed, embed_model)
     with writable(index_path), build_lock(index_path, lock_timeout):
         ix, records, summary.rebuilt = open_for_build(index_path)
         try:
@@ -155,6 +169,7 @@ def build_index(
             summary.removed = len(gone)
             final = file_records(ix) if (gone or todo) else records
             summary.total_passages = sum(r.get("passages", 0) for r in final.values())
+            vectors.update(ix, index_path, final, summary, model, progress)
         finally:
             ix.close()
     summary.skipped = len(summary.skipped_reasons)

@@ -192,8 +192,22 @@ def _passage(fields: dict[str, Any], score: float) -> Passage:
     )
 
 
-def open_index(index_dir: str | Path) -> Index:
-    """Open the index at ``index_dir``; a missing, empty or damaged one raises an ``IndexMissingError``
-    (``IndexEmptyError``, ``IndexDamagedError``) that says how to (re)build it."""
+def open_index(index_dir: str | Path, retrieval: str = "auto") -> Index:
+    """Open the index at ``index_dir``; a missing, empty or damaged one raises an
+    ``IndexMissingError`` (``IndexEmptyError``, ``IndexDamagedError``) that says how to (re)build it.
+
+    ``retrieval``: ``bm25``, ``dense``, ``hybrid``, or ``auto`` (hybrid where the index has
+    current vectors and the semantic extra is installed, else BM25; see ``hybrid``).
+    """
+    from .hybrid import check_retrieval, open_semantic
+
     path = Path(index_dir).expanduser().resolve()
-    return Index(open_for_search(path), path)
+    check_retrieval(retrieval)
+    ix = open_for_search(path)
+    if retrieval == "bm25":
+        return Index(ix, path)
+    try:
+        return open_semantic(ix, path, retrieval)
+    except BaseException:
+        ix.close()
+        raise
