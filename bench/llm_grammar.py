@@ -19,10 +19,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
-from jupyter_warp.llm import get_backend  # noqa: E402
-from jupyter_warp.llm.base import Backend  # noqa: E402
-from jupyter_warp.records import ChatRequest  # noqa: E402
-from scripted import parses_search as parses  # noqa: E402
+from jupyter_warp.llm import get_backend
+from jupyter_warp.llm.base import Backend
+from jupyter_warp.records import ChatRequest
+from scripted import parses_search as parses
 
 SEARCH_GRAMMAR = r"""root ::= "<thought>" thought "</thought>\n<action>" action "</action>"
 thought ::= [^<\n]{1,300}

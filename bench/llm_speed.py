@@ -19,9 +19,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from jupyter_warp.llm import get_backend  # noqa: E402
-from jupyter_warp.llm.base import Backend  # noqa: E402
-from jupyter_warp.records import ChatRequest, Completion  # noqa: E402
+from jupyter_warp.llm import get_backend
+from jupyter_warp.llm.base import Backend
+from jupyter_warp.records import ChatRequest, Completion
 
 PROMPTS = [
     "What is the capital of France?",

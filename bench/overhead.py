@@ -21,10 +21,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
-from scripted import MemorySearcher, ScriptedBackend, reply, shown_keys
-
 from jupyter_warp.config import WarpConfig
 from jupyter_warp.runs import Run
+from scripted import MemorySearcher, ScriptedBackend, reply, shown_keys
 
 
 def busy_script(request):  # type: ignore[no-untyped-def]

@@ -36,10 +36,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from jupyter_warp.corpus import build_index, open_index  # noqa: E402
-from jupyter_warp.corpus.fusion import Fusion  # noqa: E402
-from jupyter_warp.corpus.search import Index  # noqa: E402
-from jupyter_warp.corpus.store import VERSION_FILE  # noqa: E402
+from jupyter_warp.corpus import build_index, open_index
+from jupyter_warp.corpus.fusion import Fusion
+from jupyter_warp.corpus.search import Index
+from jupyter_warp.corpus.store import VERSION_FILE
 
 PASSAGE_DEPTH = 300
 """Passages fetched per query to rank 100 documents."""

@@ -10,8 +10,9 @@ from __future__ import annotations
 import json
 import os
 import re
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, fields
-from typing import Any, Callable, Protocol, Sequence, TypeVar
+from typing import Any, Protocol, TypeVar
 
 T = TypeVar("T")
 
@@ -78,7 +79,7 @@ class Passage:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "Passage":
+    def from_dict(cls, data: dict[str, Any]) -> Passage:
         return _from_dict(cls, data)
 
 
@@ -122,7 +123,7 @@ class Completion:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "Completion":
+    def from_dict(cls, data: dict[str, Any]) -> Completion:
         return _from_dict(cls, data)
 
 
@@ -174,7 +175,7 @@ class Step:
         return data
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any], lookup: "Callable[[int], Passage] | None" = None) -> "Step":
+    def from_dict(cls, data: dict[str, Any], lookup: Callable[[int], Passage] | None = None) -> Step:
         """Inverse of ``to_dict``; ``lookup`` turns keys back into passages when they were left out."""
         step = _from_dict(cls, data)
         if "passages" in data:

@@ -4,8 +4,8 @@ backend over three fixed passages, so every metric has an answer worked out by h
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 from jupyter_warp.config import WarpConfig
 from jupyter_warp.records import ChatRequest, Passage

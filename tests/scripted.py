@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 from jupyter_warp.llm.base import Backend
 from jupyter_warp.records import ChatRequest, Completion, Passage

@@ -26,11 +26,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from scripted import ScriptedBackend, good_script
-
 from jupyter_warp.cli import main
 from jupyter_warp.llm.registry import registry
 from jupyter_warp.records import ChatRequest, Completion
+from scripted import ScriptedBackend, good_script
 
 EXTEND = {"name": "extend-plan", "position": "section-1",
           "subsections": [{"title": "A", "plan": "a"}, {"title": "B", "plan": "b"}]}

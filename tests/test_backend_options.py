@@ -6,14 +6,14 @@ from __future__ import annotations
 import json
 
 import pytest
-from scripted import MemorySearcher, ScriptedBackend, good_script
-from test_magics_support import get_shell, question_script, run
 
 import kernel_magics
 from jupyter_warp.cli import main
 from jupyter_warp.config import WarpConfig
 from jupyter_warp.llm import registry as registry_module
 from jupyter_warp.runs import open_run
+from scripted import MemorySearcher, ScriptedBackend, good_script
+from test_magics_support import get_shell, question_script, run
 
 
 @pytest.fixture

@@ -10,17 +10,17 @@ from __future__ import annotations
 import os
 import socket
 import time
-from typing import Sequence
+from collections.abc import Sequence
 
 import pytest
 
 from jupyter_warp.batch import Question, run_lockstep
 from jupyter_warp.config import WarpConfig
-from jupyter_warp.tools import llama_build as lb
-from jupyter_warp.tools import llama_server as ls
 from jupyter_warp.llm.base import Backend
 from jupyter_warp.records import ChatRequest, Completion
 from jupyter_warp.runs import Run
+from jupyter_warp.tools import llama_build as lb
+from jupyter_warp.tools import llama_server as ls
 from scripted import MemorySearcher
 
 

@@ -10,9 +10,6 @@ import os
 from pathlib import Path
 
 import pytest
-from scripted import MemorySearcher, ScriptedBackend, good_script
-from servers import LlamaServer, require_llama_server
-from standins import StandIn
 
 from jupyter_warp.batch import MAX_ID_CHARS, Question, load_questions, run_lockstep, run_papermill
 from jupyter_warp.cli import main
@@ -20,6 +17,9 @@ from jupyter_warp.config import WarpConfig
 from jupyter_warp.corpus import build_index
 from jupyter_warp.errors import BackendUnavailableError
 from jupyter_warp.llm import registry as registry_module
+from scripted import MemorySearcher, ScriptedBackend, good_script
+from servers import LlamaServer, require_llama_server
+from standins import StandIn
 
 BIG = "alpha beta " * 100_000  # a 1 MB question
 

@@ -9,8 +9,7 @@ from pathlib import Path
 import pytest
 
 from jupyter_warp.cli import main
-from jupyter_warp.corpus import build_index, open_index
-from jupyter_warp.corpus import vectors
+from jupyter_warp.corpus import build_index, open_index, vectors
 from jupyter_warp.corpus.embedding import DEFAULT_MODEL, Embedder, missing
 from jupyter_warp.corpus.fusion import Fusion, rrf, weighted_sum
 from jupyter_warp.corpus.hybrid import SemanticIndex

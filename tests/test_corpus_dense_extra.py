@@ -110,12 +110,11 @@ def test_an_index_with_vectors_opened_without_the_extra(tmp_path):
 def test_warp_index_embeds_and_a_run_searches_hybrid(tmp_path, monkeypatch):
     """``%warp_index --embed`` makes vectors; a run's ``retrieval`` setting reaches the index."""
     pytest.importorskip("sentence_transformers")
-    from scripted import ScriptedBackend, good_script
-    from test_magics_support import get_shell, run
-
     import kernel_magics
     from jupyter_warp.config import WarpConfig
     from jupyter_warp.runs import open_run
+    from scripted import ScriptedBackend, good_script
+    from test_magics_support import get_shell, run
 
     monkeypatch.chdir(tmp_path)
     (tmp_path / "docs").mkdir()

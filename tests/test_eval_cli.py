@@ -125,11 +125,10 @@ def test_notebook_view_escapes_and_plots(runs):
 
 def test_warp_eval_magic_and_warp_evaluate(runs, tmp_path, monkeypatch):
     """The notebook side: ``%warp_eval`` shows the view; ``warp.evaluate()`` scores a run beside others."""
-    from test_magics_support import bundles, get_shell, run
-
     import kernel_magics
-    from kernel_magics.result import WarpResult
     from jupyter_warp.runs import Run
+    from kernel_magics.result import WarpResult
+    from test_magics_support import bundles, get_shell, run
 
     monkeypatch.chdir(tmp_path)
     sh = get_shell()

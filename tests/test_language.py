@@ -5,11 +5,11 @@ plans and extends are checked too."""
 from __future__ import annotations
 
 import pytest
-from scripted import MemorySearcher, ScriptedBackend, good_script, reply
 
 from jupyter_warp.config import WarpConfig
 from jupyter_warp.language import language_problem, query_language
 from jupyter_warp.runs import Run
+from scripted import MemorySearcher, ScriptedBackend, good_script, reply
 
 
 @pytest.mark.parametrize("question, code", [

@@ -7,13 +7,12 @@ import time
 
 import pytest
 
-from scripted import parses_search as parses
-from servers import LlamaServer, free_port, llama_server_fixture, require_llama_server
-
 from jupyter_warp.errors import BackendUnavailableError
 from jupyter_warp.llm import get_backend
 from jupyter_warp.llm.openai_backend import OpenAIBackend, grammar_body
 from jupyter_warp.records import ChatRequest
+from scripted import parses_search as parses
+from servers import LlamaServer, free_port, llama_server_fixture, require_llama_server
 
 SEARCH_GRAMMAR = r"""root ::= "<thought>" thought "</thought>\n<action>" action "</action>"
 thought ::= [^<\n]{1,300}

@@ -12,8 +12,6 @@ from pathlib import Path
 
 import pytest
 
-from scripted import parses_search as parses
-
 from jupyter_warp.errors import BackendError, ConfigError, MissingExtraError
 from jupyter_warp.llm import (
     BackendRegistry,
@@ -27,6 +25,7 @@ from jupyter_warp.llm import (
 )
 from jupyter_warp.llm import registry as registry_module
 from jupyter_warp.records import ChatRequest, Completion
+from scripted import parses_search as parses
 
 ROOT = Path(__file__).resolve().parent.parent
 SEARCH_GRAMMAR = r"""root ::= "<thought>" thought "</thought>\n<action>" action "</action>"

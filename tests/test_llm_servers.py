@@ -13,15 +13,14 @@ import time
 
 import pytest
 
-from standins import TOKENIZE_FIELDS, StandIn, count
-
 from jupyter_warp.budget import fit_prompt
-from jupyter_warp.prompts.variables import render_passages
 from jupyter_warp.llm import get_backend
 from jupyter_warp.llm._servers import PROBE_GRAMMAR, PROBE_TEXT
 from jupyter_warp.llm.base import estimate_tokens
 from jupyter_warp.llm.openai_backend import OpenAIBackend
+from jupyter_warp.prompts.variables import render_passages
 from jupyter_warp.records import ChatRequest, Passage
+from standins import TOKENIZE_FIELDS, StandIn, count
 
 SEARCH_GRAMMAR = r'root ::= "<thought>" [^<]{1,40} "</thought><action>" [a-z ]{1,20} "</action>"'
 GRAMMAR_FIELDS = ("grammar", "structured_outputs", "guided_grammar")

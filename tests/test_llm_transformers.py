@@ -12,10 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from scripted import parses_search as parses
-
 from jupyter_warp.errors import BackendError
 from jupyter_warp.records import ChatRequest
+from scripted import parses_search as parses
 
 pytestmark = pytest.mark.model
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 
 import fake_vllm
-
 from jupyter_warp.errors import ConfigError
 from jupyter_warp.llm import get_backend
 from jupyter_warp.records import ChatRequest

@@ -10,8 +10,6 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from scripted import MemorySearcher, ScriptedBackend
-from test_magics_support import final_outputs, get_shell, question_script, run, updates
 from traitlets.config import Config
 
 import kernel_magics
@@ -22,6 +20,8 @@ from kernel_magics import parsers
 from kernel_magics.magics import CONFIG_FIELDS, Warp
 from kernel_magics.result import WarpResult
 from kernel_magics.views import SPINNER, short_number
+from scripted import MemorySearcher, ScriptedBackend
+from test_magics_support import final_outputs, get_shell, question_script, run, updates
 
 WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
 

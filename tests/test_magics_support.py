@@ -10,9 +10,9 @@ from typing import Any
 from comm.base_comm import BaseComm
 from IPython.core.interactiveshell import InteractiveShell
 from IPython.utils.capture import capture_output
-from scripted import ScriptedBackend, plan, reply, shown_keys
 
 from jupyter_warp.records import ChatRequest, Completion
+from scripted import ScriptedBackend, plan, reply, shown_keys
 
 
 def question_script(title: str = "Report", sections: int = 3, extend: dict | None = None):

@@ -1,10 +1,10 @@
 """Every transition of the WARP state machine, driven by a scripted backend."""
 
 import pytest
-from scripted import MemorySearcher, ScriptedBackend, good_script, plan, reply
 
 from jupyter_warp.config import WarpConfig
 from jupyter_warp.runs import Run
+from scripted import MemorySearcher, ScriptedBackend, good_script, plan, reply
 
 EXTEND = {"name": "extend-plan", "position": "section-2",
           "subsections": [{"title": "Deeper A", "plan": "a"}, {"title": "Deeper B", "plan": "b"}]}

@@ -21,7 +21,6 @@ from pathlib import Path
 
 import jinja2
 import pytest
-from scripted import MemorySearcher, ScriptedBackend, reply
 
 from jupyter_warp.config import WarpConfig
 from jupyter_warp.machine import Phase
@@ -31,6 +30,7 @@ from jupyter_warp.prompts import PromptRenderer
 from jupyter_warp.records import Passage
 from jupyter_warp.runs import Run
 from jupyter_warp.state import RunState
+from scripted import MemorySearcher, ScriptedBackend, reply
 
 PROMPTS = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "agentcpm_prompts"
 pytestmark = pytest.mark.skipif(not PROMPTS.is_dir(), reason="the reference prompts are not in ../shared/data")

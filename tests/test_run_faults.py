@@ -14,13 +14,13 @@ import time
 from pathlib import Path
 
 import pytest
-from scripted import MemorySearcher, ScriptedBackend, good_script
 
 from jupyter_warp.cli import main
 from jupyter_warp.config import WarpConfig
 from jupyter_warp.corpus import build_index
 from jupyter_warp.llm import registry as registry_module
 from jupyter_warp.runs import Run, open_run
+from scripted import MemorySearcher, ScriptedBackend, good_script
 
 WORKER = Path(__file__).parent / "step_worker.py"
 REPO = Path(__file__).resolve().parents[1]

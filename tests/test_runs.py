@@ -3,13 +3,13 @@
 import json
 
 import pytest
-from scripted import MemorySearcher, ScriptedBackend, good_script
 
 from jupyter_warp.config import WarpConfig
 from jupyter_warp.errors import BackendUnavailableError, RunError
 from jupyter_warp.records import Completion, Passage, Step
 from jupyter_warp.runs import Run
 from jupyter_warp.state import RunState
+from scripted import MemorySearcher, ScriptedBackend, good_script
 
 EXTEND = {"name": "extend-plan", "position": "section-1",
           "subsections": [{"title": "A", "plan": "a"}, {"title": "B", "plan": "b"}]}

@@ -5,12 +5,12 @@ fits to never exceeds the backend's."""
 from __future__ import annotations
 
 import pytest
-from scripted import ScriptedBackend, good_script
 
 from jupyter_warp.config import WarpConfig
 from jupyter_warp.machine.profile import backend_options
 from jupyter_warp.machine.stage import ModelInfo
 from jupyter_warp.records import ChatRequest
+from scripted import ScriptedBackend, good_script
 
 
 def test_the_setting_reaches_backends_that_take_it():

@@ -9,8 +9,6 @@ import comm
 import nbformat
 import pytest
 from IPython.utils.capture import capture_output
-from scripted import MemorySearcher, ScriptedBackend, plan, reply, shown_keys
-from test_magics_support import GatedBackend, RecordingComm, final_outputs, get_shell, question_script, run
 
 import kernel_magics
 from jupyter_warp.config import WarpConfig
@@ -22,6 +20,8 @@ from kernel_magics.frontend import LIVE, NO_EXTENSION, UNKNOWN, FrontendLink
 from kernel_magics.outline import OutlineWidget
 from kernel_magics.result import WarpResult
 from kernel_magics.views import escape_markdown, markdown_html, outline_bundle, status_line
+from scripted import MemorySearcher, ScriptedBackend, plan, reply, shown_keys
+from test_magics_support import GatedBackend, RecordingComm, final_outputs, get_shell, question_script, run
 
 WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
 EVIL = '<img src=x onerror="alert(1)"><script>alert(2)</script>'

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import logging
 import re
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 from whoosh.analysis import Filter, LowercaseFilter, StemFilter, Token, Tokenizer
 from whoosh.analysis.analyzers import CompositeAnalyzer

@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import contextlib
 import importlib.util
+from collections.abc import Iterator, Sequence
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any
 
 from ..errors import MissingExtraError, WarpError
 

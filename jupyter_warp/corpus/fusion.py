@@ -10,8 +10,9 @@ a ranking counting 0. ``DEFAULT`` was tuned on one bench set and checked on the 
 
 from __future__ import annotations
 
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
-from typing import Hashable, Sequence, TypeVar
+from typing import TypeVar
 
 from ..errors import ConfigError
 

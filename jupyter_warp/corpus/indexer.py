@@ -12,9 +12,10 @@ import hashlib
 import signal
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from ..errors import UnreadableFileError
 from ..records import printable
@@ -207,7 +208,7 @@ class _Interrupt:
         self.requested = True
         signal.signal(signal.SIGINT, self._previous)
 
-    def __enter__(self) -> "_Interrupt":
+    def __enter__(self) -> _Interrupt:
         if threading.current_thread() is threading.main_thread():
             self._previous = signal.getsignal(signal.SIGINT)
             signal.signal(signal.SIGINT, self._handle)

@@ -8,10 +8,12 @@ directly; if that fails too, the answer is no passages, never an exception.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
-from whoosh import highlight, qparser, query as wq, scoring
+from whoosh import highlight, qparser, scoring
+from whoosh import query as wq
 
 from ..records import Passage
 from .analysis import warp_analyzer
@@ -50,7 +52,7 @@ class Index:
         self._weighting = scoring.BM25F(B=B, K1=K1)
         self._searcher = ix.searcher(weighting=self._weighting)
 
-    def __enter__(self) -> "Index":
+    def __enter__(self) -> Index:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -23,12 +23,13 @@ import os
 import sqlite3
 import threading
 import time
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from ..errors import WarpError
-from .embedding import DEFAULT_MODEL, Embedder, canonical, load_embedder, missing, passage_text, require
 from .chunking import MAX_WORDS
+from .embedding import DEFAULT_MODEL, Embedder, canonical, load_embedder, missing, passage_text, require
 from .store import FORMAT, PASSAGE
 
 FOLDER = "vectors"

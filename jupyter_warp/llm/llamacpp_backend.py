@@ -9,7 +9,6 @@ llama.cpp's own GBNF sampler (``LlamaGrammar``).
 from __future__ import annotations
 
 import functools
-
 import logging
 import time
 from collections.abc import Sequence

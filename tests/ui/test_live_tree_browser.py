@@ -21,6 +21,7 @@ import nbformat
 import pytest
 from contrast import AA, below_aa, contrasts, set_theme
 from labserver import run_lab
+
 from notebooks import outline
 
 pytestmark = pytest.mark.browser

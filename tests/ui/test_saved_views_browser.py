@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 from contrast import AA, below_aa, contrasts, set_theme
 from labserver import run_lab
+
 from notebooks import RUN_ID, SECTIONS, STEP_RUN_ID, TITLE, write_saved_notebook
 
 pytestmark = pytest.mark.browser
