@@ -36,7 +36,8 @@ def busy_script(request):  # type: ignore[no-untyped-def]
                       "sections": [{"title": f"Section {i}", "plan": f"plan {i}"} for i in range(12)]})
     if "You are the writer" in p:
         keys = shown_keys(p)
-        return reply("A paragraph of findings that is long enough to pass validation " * 4 + f"[{keys[0]}][{keys[-1]}].")
+        body = "A paragraph of findings that is long enough to pass validation " * 4
+        return reply(body + f"[{keys[0]}][{keys[-1]}].")
     position = p.split("the sections that may be split are: ")[1].split(",")[0].split(". ")[0].strip()
     return reply({"name": "extend-plan", "position": position,
                   "subsections": [{"title": f"Sub {i}", "plan": f"deeper {i}"} for i in range(7)]})

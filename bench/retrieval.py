@@ -17,8 +17,9 @@ With ``--mode bm25`` (the default) it prints exactly these lines on stdout:
 embed_passages_per_s, query_ms_p50, query_ms_p95, query_cpu_ms_p50 and reindex_unchanged_s
 with one value per mode (``-`` where it does not apply). Query times are for k=20, the
 passages a first WARP search asks for; the CPU time (all threads) does not count waiting for
-a CPU that others share, so it bounds what an idle machine's wall time would be. ``--tune`` adds one line per fusion setting (RRF and weighted sum over a grid):
-the rankings are retrieved once and fused offline. Details go to stderr. nDCG uses
+a CPU that others share, so it bounds what an idle machine's wall time would be. ``--tune``
+adds one line per fusion setting (RRF and weighted sum over a grid): the rankings are
+retrieved once and fused offline. Details go to stderr. nDCG uses
 trec_eval's linear gain, as BEIR does.
 """
 
@@ -46,9 +47,9 @@ PASSAGE_DEPTH = 300
 QUERY_K = 20
 """Passages per timed query: what a first WARP search asks for."""
 MODES = ("bm25", "dense", "hybrid")
-TUNE_GRID = [Fusion("rrf", w, c, d) for d in (50, 100, 300) for c in (10, 30, 60, 100) for w in (0.3, 0.4, 0.5, 0.6, 0.7)] + [
-    Fusion("sum", w, depth=d) for d in (50, 100, 300) for w in (0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8)
-]
+TUNE_GRID = [
+    Fusion("rrf", w, c, d) for d in (50, 100, 300) for c in (10, 30, 60, 100) for w in (0.3, 0.4, 0.5, 0.6, 0.7)
+] + [Fusion("sum", w, depth=d) for d in (50, 100, 300) for w in (0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8)]
 
 
 def load_beir(root: Path, split: str) -> tuple[dict[str, dict], dict[str, str], dict[str, dict[str, int]]]:
@@ -111,7 +112,9 @@ def doc_ranking(doc_ids: list[str], stems: dict[str, str]) -> list[str]:
     return list(ranked)
 
 
-def evaluate(idx: Index, judged: list[str], queries: dict[str, str], qrels: dict, stems: dict[str, str]) -> dict[str, float]:
+def evaluate(
+    idx: Index, judged: list[str], queries: dict[str, str], qrels: dict, stems: dict[str, str]
+) -> dict[str, float]:
     """nDCG@10, recall@100 and query latency (k=20) of one open index over the judged queries."""
     ndcgs, recalls, times, cpu = [], [], [], []
     for qid in judged:
@@ -134,7 +137,9 @@ def evaluate(idx: Index, judged: list[str], queries: dict[str, str], qrels: dict
     }
 
 
-def tune(idx: Index, judged: list[str], queries: dict[str, str], qrels: dict, stems: dict[str, str]) -> list[tuple[Fusion, float, float]]:
+def tune(
+    idx: Index, judged: list[str], queries: dict[str, str], qrels: dict, stems: dict[str, str]
+) -> list[tuple[Fusion, float, float]]:
     """(fusion, nDCG@10, recall@100) for every setting of ``TUNE_GRID``, from rankings retrieved once."""
     runs = []
     for qid in judged:
@@ -184,7 +189,8 @@ def run(beir: Path, index: Path, docs: Path, split: str, modes: tuple[str, ...] 
         if mode != "bm25":
             r["embed_passages_per_s"] = built.embedded / built.embed_seconds if built.embed_seconds else 0.0
         r["reindex_unchanged_s"] = again.seconds
-        print(f"{mode}: query CPU time p50 {r['query_cpu_ms_p50']:.2f} ms (wall time includes waiting for a busy CPU)", file=sys.stderr)
+        print(f"{mode}: query CPU time p50 {r['query_cpu_ms_p50']:.2f} ms "
+              "(wall time includes waiting for a busy CPU)", file=sys.stderr)
         results[mode] = r
     tuned = []
     if tuning:
@@ -197,7 +203,8 @@ def parse_modes(text: str) -> tuple[str, ...]:
     modes = MODES if text == "all" else tuple(dict.fromkeys(m.strip() for m in text.split(",") if m.strip()))
     bad = [m for m in modes if m not in MODES]
     if bad or not modes:
-        raise argparse.ArgumentTypeError(f"unknown mode {', '.join(bad) or text!r}: use bm25, dense, hybrid, a comma list, or all")
+        raise argparse.ArgumentTypeError(
+            f"unknown mode {', '.join(bad) or text!r}: use bm25, dense, hybrid, a comma list, or all")
     return modes
 
 
@@ -211,7 +218,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--index", type=Path, help="index folder (rebuilt); default: a temporary folder")
     ap.add_argument("--docs", type=Path, help="where the documents are written as files (default: beside the index)")
     ap.add_argument("--split", default="test")
-    ap.add_argument("--mode", type=parse_modes, default=("bm25",), help="bm25 (default), dense, hybrid, a comma list, or all")
+    ap.add_argument("--mode", type=parse_modes, default=("bm25",),
+                    help="bm25 (default), dense, hybrid, a comma list, or all")
     ap.add_argument("--tune", action="store_true", help="also score every fusion setting of the grid")
     args = ap.parse_args(argv)
     tmp = None
@@ -234,8 +242,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"reindex_unchanged_s: {r['reindex_unchanged_s']:.3f}")
     else:
         print("mode: " + " ".join(args.mode))
-        for name, digits in (("ndcg@10", 4), ("recall@100", 4), ("index_passages_per_s", 1), ("embed_passages_per_s", 1),
-                             ("query_ms_p50", 2), ("query_ms_p95", 2), ("query_cpu_ms_p50", 2), ("reindex_unchanged_s", 3)):
+        rows = (("ndcg@10", 4), ("recall@100", 4), ("index_passages_per_s", 1), ("embed_passages_per_s", 1),
+                ("query_ms_p50", 2), ("query_ms_p95", 2), ("query_cpu_ms_p50", 2), ("reindex_unchanged_s", 3))
+        for name, digits in rows:
             print(f"{name}: " + " ".join(_cell(results[m].get(name), digits) for m in args.mode))
     for fusion, ndcg, recall in tuned:
         print(f"fusion {fusion}: ndcg@10 {ndcg:.4f} recall@100 {recall:.4f}")

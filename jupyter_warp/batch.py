@@ -249,7 +249,8 @@ def run_lockstep(questions: Sequence[Question], config: WarpConfig, out_dir: str
             try:
                 run.complete(turn, completion)
             except Exception as exc:  # one question crashing must not stop the others
-                results[qid] = BatchResult(q.id, q.question, "error", run.state.step, error=f"{type(exc).__name__}: {exc}")
+                results[qid] = BatchResult(q.id, q.question, "error", run.state.step,
+                                           error=f"{type(exc).__name__}: {exc}")
                 del runs[qid]
         rounds += 1
         if on_round:
@@ -381,6 +382,6 @@ def summary_table(results: Sequence[BatchResult]) -> str:
         lines.append(f"{r.id[:14]:<14} {r.status:<8} {r.steps:>5} {f'{r.tokens_in}/{r.tokens_out}':>15} "
                      f"{r.seconds:>8.1f}  {tail}")
     ok = sum(r.status in ("done", "skipped") for r in results)
-    lines.append(f"{ok} of {len(results)} questions done" +
-                 (f"; failed: {', '.join(r.id for r in results if r.status not in ('done', 'skipped'))}" if ok < len(results) else ""))
+    failed = [r.id for r in results if r.status not in ("done", "skipped")]
+    lines.append(f"{ok} of {len(results)} questions done" + (f"; failed: {', '.join(failed)}" if failed else ""))
     return "\n".join(lines)

@@ -33,10 +33,15 @@ def _index_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-file-mb", type=float, default=50, help="skip files larger than this (default 50)")
     p.add_argument("--max-text-mb", type=float, default=20,
                    help="skip a DOCX whose XML expands past this, stop a PDF's text here (default 20)")
-    p.add_argument("--max-pdf-pages", type=int, default=2000, help="read at most this many pages of a PDF (default 2000)")
+    p.add_argument("--max-pdf-pages", type=int, default=2000,
+                   help="read at most this many pages of a PDF (default 2000)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
-    p.add_argument("--embed", action="store_true", help="also embed the passages for dense and hybrid search (needs jupyter-warp[semantic]; kept current afterwards)")
-    p.add_argument("--embed-model", metavar="MODEL", help="sentence-transformers folder or cached model id (default: the bundled all-MiniLM-L6-v2); implies --embed")
+    p.add_argument("--embed", action="store_true",
+                   help="also embed the passages for dense and hybrid search "
+                        "(needs jupyter-warp[semantic]; kept current afterwards)")
+    p.add_argument("--embed-model", metavar="MODEL",
+                   help="sentence-transformers folder or cached model id "
+                        "(default: the bundled all-MiniLM-L6-v2); implies --embed")
 
 
 def _index(args: argparse.Namespace) -> int:
@@ -52,7 +57,8 @@ def _search_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--index", default=".warp/index")
     p.add_argument("-k", type=int, default=10, help="passages to print (default 10)")
     p.add_argument("--mode", choices=["auto", "bm25", "dense", "hybrid"], default="auto",
-                   help="auto (default): hybrid where the index has vectors and jupyter-warp[semantic] is installed, else bm25")
+                   help="auto (default): hybrid where the index has vectors and jupyter-warp[semantic] "
+                        "is installed, else bm25")
 
 
 def _search(args: argparse.Namespace) -> int:
@@ -143,10 +149,12 @@ def _demo(args: argparse.Namespace) -> int:
 # batch.
 def _batch_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("questions", metavar="QUESTIONS.jsonl", help='one {"id": ..., "question": ...} per line')
-    p.add_argument("--notebook", metavar="TEMPLATE", help="papermill template (default: notebooks/batch_template.ipynb)")
+    p.add_argument("--notebook", metavar="TEMPLATE",
+                   help="papermill template (default: notebooks/batch_template.ipynb)")
     p.add_argument("--out-dir", default="out/batch", help="one folder per question here (default out/batch)")
     p.add_argument("--parallel", type=int, default=1, help="notebooks executed at once (default 1)")
-    p.add_argument("--lockstep", action="store_true", help="all questions in this process, one batched model call per step")
+    p.add_argument("--lockstep", action="store_true",
+                   help="all questions in this process, one batched model call per step")
     p.add_argument("--kernel", default=None, help="kernel name for papermill (default: the notebook's)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     add_config_arguments(p)

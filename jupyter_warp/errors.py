@@ -40,7 +40,8 @@ class IndexDamagedError(IndexMissingError):
         self.path = path
         self.problem = problem
         command = command or f"jupyter-warp index FOLDER --index {path}"
-        WarpError.__init__(self, f"the index at {path} is damaged ({problem}): run `{command}` to rebuild it from the files")
+        WarpError.__init__(
+            self, f"the index at {path} is damaged ({problem}): run `{command}` to rebuild it from the files")
 
 
 class IndexWriteError(WarpError):

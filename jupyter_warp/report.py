@@ -181,7 +181,8 @@ class Report:
     def extend(self, position: str, subsections: list[dict[str, str]]) -> list[str]:
         node = self.find(position)
         node.children.extend(Node(title=s["title"], plan=s.get("plan", "")) for s in subsections)
-        return [f"+ {position}.{i} {s['title']}" for i, s in enumerate(subsections, len(node.children) - len(subsections) + 1)]
+        first = len(node.children) - len(subsections) + 1
+        return [f"+ {position}.{i} {s['title']}" for i, s in enumerate(subsections, first)]
 
     # The user's edits, between steps.
     def rename(self, position: str, title: str) -> list[str]:

@@ -60,7 +60,8 @@ def bars_svg(result: EvalResult, width: int = 640) -> str:
             parts.append(f'<text x="{left + float(value) * scale + 4:.1f}" y="{y + bar - 2}">{value:.2f}</text>')
     y = group * len(metrics) + 14
     for c, label in enumerate(labels):
-        parts.append(f'<rect x="{left}" y="{y + 22 * c - 9}" width="10" height="10" fill="{PALETTE[c % len(PALETTE)]}"/>'
+        parts.append(f'<rect x="{left}" y="{y + 22 * c - 9}" width="10" height="10" '
+                     f'fill="{PALETTE[c % len(PALETTE)]}"/>'
                      f'<text x="{left + 16}" y="{y + 22 * c}">{escape(label)}</text>')
     parts.append("</svg>")
     return "".join(parts)
@@ -86,7 +87,8 @@ def timeline_svg(steps: list[StepRecord], title: str, width: int = 640) -> str:
         color = STATE_COLORS.get(step.state, "#888")
         opacity = "1" if step.accepted else "0.35"
         tip = (f"step {step.index} {step.state} {step.position or ''}: {step.latency_s:.1f} s, tokens "
-               f"{step.prompt_tokens}/{step.completion_tokens}" + ("" if step.accepted else f", rejected: {step.error}"))
+               f"{step.prompt_tokens}/{step.completion_tokens}"
+               + ("" if step.accepted else f", rejected: {step.error}"))
         parts.append(f'<rect x="{x:.1f}" y="{top + lane - h:.1f}" width="{max(1.0, slot - 1):.1f}" height="{h:.1f}" '
                      f'fill="{color}" fill-opacity="{opacity}"><title>{escape(tip)}</title></rect>')
         base = top + 2 * lane + 10

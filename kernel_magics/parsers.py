@@ -129,7 +129,8 @@ def index_parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--embed", action="store_true", help="also embed the passages for dense and hybrid search "
                                                         "(needs jupyter-warp[semantic]; kept current afterwards)")
-    p.add_argument("--embed-model", metavar="MODEL", help="sentence-transformers folder or cached model id; implies --embed")
+    p.add_argument("--embed-model", metavar="MODEL",
+                   help="sentence-transformers folder or cached model id; implies --embed")
     p.add_argument("--max-text-mb", type=float, help="skip a DOCX whose XML expands past this, stop a PDF's text here")
     p.add_argument("--max-pdf-pages", type=int, help="read at most this many pages of a PDF")
     return p

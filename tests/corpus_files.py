@@ -104,7 +104,8 @@ def make_all_formats(folder: Path) -> dict[str, Path]:
         "tex": folder / "thesis.tex",
         "csv": folder / "table.csv",
     }
-    files["txt"].write_text("Field notes\n\nThe zebrafish tank was cleaned on Monday.\n\nWater temperature stayed stable.\n")
+    files["txt"].write_text(
+        "Field notes\n\nThe zebrafish tank was cleaned on Monday.\n\nWater temperature stayed stable.\n")
     files["md"].write_text(
         "# Install guide\n\nIntro text.\n\n## Linux\n\nUse apt to install the quokka package.\n\n"
         "```bash\n# not a heading\napt install quokka\n```\n\n## Windows\n\nRun the installer.\n"
@@ -116,9 +117,11 @@ def make_all_formats(folder: Path) -> dict[str, Path]:
     files["html"].write_text(
         "<html><head><title>Okapi facts</title><style>.x{color:red}</style></head><body>"
         "<h1>Okapi</h1><p>The okapi lives in the <b>Ituri</b> forest.</p><script>var hidden='secretscript';</script>"
-        "<h2>Diet</h2><ul><li>leaves</li><li>fungi</li></ul><table><tr><td>weight</td><td>250 kg</td></tr></table></body></html>"
+        "<h2>Diet</h2><ul><li>leaves</li><li>fungi</li></ul>"
+        "<table><tr><td>weight</td><td>250 kg</td></tr></table></body></html>"
     )
-    files["pdf"].write_bytes(make_pdf(["Axolotl regeneration study\nLimbs regrow fully.", "Second page mentions salamanders."]))
+    files["pdf"].write_bytes(
+        make_pdf(["Axolotl regeneration study\nLimbs regrow fully.", "Second page mentions salamanders."]))
     make_ipynb(files["ipynb"])
     make_docx(files["docx"])
     files["tex"].write_text(

@@ -15,8 +15,10 @@ from scripted import ScriptedBackend, plan, reply
 QUESTION = "How does Python handle exceptions with try, finally and exception chaining?"
 TRY = ("The try statement specifies exception handlers and cleanup code for a group of statements, "
        "and a matching except clause handles the exception.")
-FINALLY = "The finally clause is always executed on the way out of the try statement, whether an exception occurred or not."
-CHAIN = "Exception chaining attaches the original exception as the cause of a new exception raised with the from clause."
+FINALLY = ("The finally clause is always executed on the way out of the try statement, "
+           "whether an exception occurred or not.")
+CHAIN = ("Exception chaining attaches the original exception as the cause of a new exception "
+         "raised with the from clause.")
 INVENTED = "Giraffes migrate across the northern tundra every winter in enormous herds."
 INSTRUCTION = "Write this section as plain sentences that state facts from the passages above."
 PASSAGES = [(TRY, "docs/try.md"), (FINALLY, "docs/finally.md"), (CHAIN, "docs/raise.md")]

@@ -144,7 +144,7 @@ def build(version: str = "0.33.0") -> types.ModuleType:
             self.calls.append({"messages": messages, "params": sampling_params, "lora": lora_request,
                                "chat_template_kwargs": chat_template_kwargs, "use_tqdm": use_tqdm})
             window = self.llm_engine.model_config.max_model_len
-            for conversation, params in zip(messages, sampling_params):
+            for conversation, params in zip(messages, sampling_params, strict=True):
                 text = self.tokenizer.apply_chat_template(conversation, tokenize=False, add_generation_prompt=True,
                                                           **(chat_template_kwargs or {}))
                 ids = self.tokenizer.encode(text, add_special_tokens=False)

@@ -38,7 +38,8 @@ def good_script(extend: dict | None = None) -> Callable[[ChatRequest], str]:
             return reply(plan())
         if "You are the writer" in p:
             keys = shown_keys(p)
-            return reply(f"A section body long enough to pass the checks, citing evidence [{keys[0]}] and [{keys[-1]}].")
+            return reply("A section body long enough to pass the checks, "
+                         f"citing evidence [{keys[0]}] and [{keys[-1]}].")
         if extend and not extended:
             extended.append(1)
             return reply(extend)

@@ -172,7 +172,8 @@ class StandIn:
         self._ignored("/tokenize", body, TOKENIZE_FIELDS)
         n = count(body.get("prompt", ""))
         if self.tokenize_limit and n > self.window:
-            message = f"This model's maximum context length is {self.window} tokens. However, your request has {n} input tokens."
+            message = (f"This model's maximum context length is {self.window} tokens. "
+                       f"However, your request has {n} input tokens.")
             return 400, {"error": {"message": message, "type": "BadRequestError", "code": 400}}
         return 200, {"count": n, "tokens": list(range(n)), "max_model_len": self.window}
 

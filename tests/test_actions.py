@@ -92,7 +92,8 @@ def test_extend_validation():
     assert actions.validate_extend({"name": "nop"}, r, C) == {"name": "nop"}
     for action, msg in [(ext("section-9"), "does not exist"), (ext("section-1"), "already has"),
                         (ext("section-1.1.1"), "deepest"), (ext("section-3"), "locked"),
-                        (ext("section-2", 1), "2 to 7"), (ext("section-2", 8), "2 to 7"), (ext("part two"), "bad position"),
+                        (ext("section-2", 1), "2 to 7"), (ext("section-2", 8), "2 to 7"),
+                        (ext("part two"), "bad position"),
                         ({"name": "search", "keywords": ["x"]}, "not allowed")]:
         with pytest.raises(ActionError, match=msg):
             actions.validate_extend(action, r, C)

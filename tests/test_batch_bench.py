@@ -108,7 +108,8 @@ def test_lockstep_rounds_are_decoded_together(server, tmp_path):
     assert [r.status for r in rows] == ["done", "done"], [r.error for r in rows]
     assert backend.sizes == [2, 2]  # two rounds (search, init_plan), both questions in each
     busy = server.busy_slots_per_decode(since=before)
-    assert busy > 1.05, f"requests were decoded one at a time (busy slots per decode {busy:.2f}); log:\n{server.log_tail()}"
+    assert busy > 1.05, (f"requests were decoded one at a time (busy slots per decode {busy:.2f}); "
+                         f"log:\n{server.log_tail()}")
     for q in questions:
         steps = Run.resume(tmp_path / q.id / "run").steps
         assert [s.state for s in steps] == ["search", "init_plan"]

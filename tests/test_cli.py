@@ -18,7 +18,8 @@ def test_empty_question(capsys, tmp_path):
 
 
 def test_missing_index(capsys, tmp_path):
-    code, _, err = run_cli(capsys, "run", "a question", "--index", str(tmp_path / "nope"), "--run-dir", str(tmp_path / "r"))
+    code, _, err = run_cli(capsys, "run", "a question", "--index", str(tmp_path / "nope"),
+                           "--run-dir", str(tmp_path / "r"))
     assert code == 2 and "no index at" in err and "jupyter-warp index" in err
     assert not (tmp_path / "r").exists()  # checked before a run exists: the same command works once the index does
 
@@ -36,7 +37,8 @@ def test_unknown_model_spec(capsys, tmp_path):
     code, _, err = run_cli(capsys, "run", "a question", "--index", str(tmp_path / "ix"), "--model",
                            "replay:/no/such/file.jsonl", "--run-dir", str(tmp_path / "r"), "--quiet")
     assert code == 2 and "replay" in err and (tmp_path / "r" / "state.json").is_file()
-    code, _, err = run_cli(capsys, "run", "--resume", str(tmp_path / "r"), "--model", "replay:/no/such/file.jsonl", "--quiet")
+    code, _, err = run_cli(capsys, "run", "--resume", str(tmp_path / "r"), "--model", "replay:/no/such/file.jsonl",
+                           "--quiet")
     assert code == 2 and "replay" in err
 
 

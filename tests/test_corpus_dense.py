@@ -16,7 +16,8 @@ from jupyter_warp.corpus.hybrid import SemanticIndex
 from jupyter_warp.corpus.search import Index
 from jupyter_warp.errors import ConfigError, WarpError
 
-pytestmark = pytest.mark.skipif(missing() is not None, reason="needs the semantic extra: pip install 'jupyter-warp[semantic]'")
+pytestmark = pytest.mark.skipif(missing() is not None,
+                                reason="needs the semantic extra: pip install 'jupyter-warp[semantic]'")
 
 NOTES = {
     "heron.txt": "Herons\n\nThe heron stands still in shallow water and spears fish with its beak.\n",
@@ -76,7 +77,8 @@ def test_incremental_embedding_change_delete_add(tmp_path, encoded):
     third = build_index([docs], index, progress=False)
     assert (third.embedded, third.vectors) == (2, 4)
     assert sorted(t.split("\n")[0] for t in encoded) == ["Chess", "Volcanoes"]
-    assert _store_paths(index) == {str((docs / n).resolve()): 1 for n in ("heron.txt", "tax.txt", "piano.txt", "chess.txt")}
+    kept = ("heron.txt", "tax.txt", "piano.txt", "chess.txt")
+    assert _store_paths(index) == {str((docs / n).resolve()): 1 for n in kept}
     with open_index(index, retrieval="dense") as idx:
         assert len(idx._vectors) == 4  # the removed and replaced vectors are gone from usearch too
         found = _paths(idx.search("baking a loaf", k=4))
@@ -228,4 +230,5 @@ def test_bench_prints_the_three_modes_side_by_side(tmp_path, capsys):
     assert table["embed_passages_per_s"][0] == "-" and float(table["embed_passages_per_s"][1]) > 0
     assert all(float(v) >= 0.8 for v in table["ndcg@10"]) and table["recall@100"] == ["1.0000"] * 3
     fusions = lines[9:]
-    assert len(fusions) == len(retrieval.TUNE_GRID) and fusions[0].startswith("fusion rrf(dense=0.3,c=10,depth=50): ndcg@10 ")
+    assert len(fusions) == len(retrieval.TUNE_GRID)
+    assert fusions[0].startswith("fusion rrf(dense=0.3,c=10,depth=50): ndcg@10 ")

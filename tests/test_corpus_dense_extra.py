@@ -99,7 +99,8 @@ def test_an_index_with_vectors_opened_without_the_extra(tmp_path):
     assert out["kind"] == "Index" and [Path(p).name for p in out["hits"]] == ["heron.txt"]
     assert "semantic extra is not installed: searching with BM25 alone" in out["stderr"]
     assert [note for _, note in out["notes"]] == [
-        "vectors not updated: dense and hybrid search need `pip install 'jupyter-warp[semantic]'` and `jupyter-warp index` again"
+        "vectors not updated: dense and hybrid search need `pip install 'jupyter-warp[semantic]'` "
+        "and `jupyter-warp index` again"
     ]
     back = build_index([docs], index, progress=False)  # with the extra again: only the new file is embedded
     assert (back.embedded, back.vectors) == (1, 3)

@@ -190,7 +190,8 @@ def test_killed_run_leaves_a_usable_index(tmp_path):
 def test_ctrl_c_commits_what_is_done(tmp_path):
     docs, index = tmp_path / "docs", tmp_path / "index"
     many_files(docs, 200)
-    proc = run_python(SLOW_INDEXER, str(docs), str(index), "0.02", "cli", stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = run_python(SLOW_INDEXER, str(docs), str(index), "0.02", "cli",
+                      stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     assert proc.stdout.readline().strip() == b"started"
     time.sleep(0.5)
     proc.send_signal(signal.SIGINT)

@@ -72,7 +72,8 @@ def test_incremental_update(tmp_path, counting):
     assert (third.added, third.updated, third.removed, third.unchanged) == (1, 1, 1, 4)
     assert counting == {"note1.txt": 1, "new.txt": 1}
     with open_index(index) as idx:
-        assert {Path(p.path).name for p in idx.search("heron", k=10)} == {"note0.txt", "note1.txt", "note3.txt", "note4.txt"}
+        herons = {"note0.txt", "note1.txt", "note3.txt", "note4.txt"}
+        assert {Path(p.path).name for p in idx.search("heron", k=10)} == herons
         assert idx.search("egret")[0].doc_id.endswith("note1.txt#0")
         assert idx.search("bittern") and idx.doc_count() == 6 and idx.file_count() == 6
         after = {p.doc_id for p in idx.search("heron", k=10)}
@@ -149,7 +150,8 @@ def test_search_many_round_robin_exactly(tmp_path):
         assert set(alpha[:2]) == {"a1.txt", "copy_of_a1.txt"}
         got = [Path(p.path).name for p in idx.search_many(["alpha", "beta"], 5)]
         assert got[0] in ("a1.txt", "copy_of_a1.txt") and got[1:] == ["b1.txt", "a2.txt", "b2.txt", "a3.txt"]
-        assert [Path(p.path).name for p in idx.search_many(["beta", "nomatchword"], 3)] == ["b1.txt", "b2.txt", "b3.txt"]
+        got = [Path(p.path).name for p in idx.search_many(["beta", "nomatchword"], 3)]
+        assert got == ["b1.txt", "b2.txt", "b3.txt"]
 
 
 ODD = [

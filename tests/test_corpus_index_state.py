@@ -22,17 +22,24 @@ def _one_line_error(capsys: pytest.CaptureFixture[str]) -> str:
     return err
 
 
+def _rebuild(docs, index):
+    """The index command the error names, as a regex."""
+    return rf"jupyter-warp index {re.escape(str(docs))} --index {re.escape(str(index))}"
+
+
 def test_empty_folder_gives_an_empty_index_that_says_so(tmp_path, capsys):
     empty, index = tmp_path / "empty", tmp_path / "index"
     empty.mkdir()
     assert build_index([empty], index, progress=False).total_passages == 0
-    with pytest.raises(IndexEmptyError, match=rf"empty .*jupyter-warp index {re.escape(str(empty))} --index {re.escape(str(index))}"):
+    with pytest.raises(IndexEmptyError, match=rf"empty .*{_rebuild(empty, index)}"):
         open_index(index)
     assert main(["search", "okapi", "--index", str(index)]) == 2
     assert "is empty" in _one_line_error(capsys)
     replies = tmp_path / "replies.jsonl"
-    replies.write_text(json.dumps({"reply": '<thought>t</thought><action>{"name": "search", "keywords": ["okapi"]}</action>'}))
-    run = ["run", "What about okapis?", "--index", str(index), "--model", f"replay:{replies}", "--run-dir", str(tmp_path / "r")]
+    search = '<thought>t</thought><action>{"name": "search", "keywords": ["okapi"]}</action>'
+    replies.write_text(json.dumps({"reply": search}))
+    run = ["run", "What about okapis?", "--index", str(index), "--model", f"replay:{replies}",
+           "--run-dir", str(tmp_path / "r")]
     assert main([*run, "--quiet"]) == 2
     assert "is empty" in _one_line_error(capsys)
 
@@ -51,7 +58,7 @@ def test_search_during_first_build_then_after_kill_9(tmp_path, capsys):
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=30)
     assert proc.returncode == -signal.SIGKILL
-    with pytest.raises(IndexEmptyError, match=rf"incomplete .*interrupted.*jupyter-warp index {re.escape(str(docs))} --index {re.escape(str(index))}"):
+    with pytest.raises(IndexEmptyError, match=rf"incomplete .*interrupted.*{_rebuild(docs, index)}"):
         open_index(index)
     assert main(["search", "platypus", "--index", str(index)]) == 2
     assert "incomplete" in _one_line_error(capsys)
@@ -78,7 +85,7 @@ def test_damaged_index_says_so_and_index_rebuilds_it(tmp_path, capsys, damage):
     many_files(docs, 30)
     build_index([docs], index, progress=False)
     damage(index)
-    with pytest.raises(IndexDamagedError, match=rf"damaged .*`jupyter-warp index {re.escape(str(docs))} --index {re.escape(str(index))}` to rebuild"):
+    with pytest.raises(IndexDamagedError, match=rf"damaged .*`{_rebuild(docs, index)}` to rebuild"):
         open_index(index)
     assert main(["search", "platypus", "--index", str(index)]) == 2
     assert "is damaged" in _one_line_error(capsys)

@@ -101,8 +101,8 @@ def test_scores_parsed_from_messy_replies():
 
 
 def test_unparsable_race_reply_is_kept_and_the_rest_scored():
-    replies = iter(['{"scores": []}', "no idea", json.dumps({"scores": [{"criterion": 1, "target": 9, "reference": 3}]}),
-                    "1: 4 and 4"])
+    replies = iter(['{"scores": []}', "no idea",
+                    json.dumps({"scores": [{"criterion": 1, "target": 9, "reference": 3}]}), "1: 4 and 4"])
     backend = ScriptedBackend(lambda request: next(replies), context_window=32768)
     result = evaluate([PEERS], judge=backend, criteria=CRITERIA, reference=REFERENCE, fact_max=0)
     race = result.reports[1].race

@@ -22,8 +22,10 @@ def test_judge_end_to_end_on_the_embedded_model(tmp_path):
     criteria = tmp_path / "criteria.jsonl"
     criteria.write_text(json.dumps({
         "id": 9, "prompt": QUESTION, "dimension_weight": {"comprehensiveness": 0.5, "readability": 0.5},
-        "criterions": {"comprehensiveness": [{"criterion": "Covers try, finally and chaining", "explanation": "", "weight": 1}],
-                       "readability": [{"criterion": "Clear sentences", "explanation": "", "weight": 1}]},
+        "criterions": {
+            "comprehensiveness": [{"criterion": "Covers try, finally and chaining", "explanation": "", "weight": 1}],
+            "readability": [{"criterion": "Clear sentences", "explanation": "", "weight": 1}],
+        },
     }) + "\n")
     reference = tmp_path / "reference.md"
     reference.write_text("# Exceptions\n\nThe try statement handles exceptions; finally always runs; "

@@ -27,7 +27,7 @@ def test_every_step_with_its_prompt_and_reply(run_dir, tmp_path):
     summary = export_sft([run_dir], tmp_path / "sft.jsonl")
     rows = read(tmp_path / "sft.jsonl")
     assert len(rows) == len(steps) == summary.examples
-    for row, step in zip(rows, steps):
+    for row, step in zip(rows, steps, strict=True):
         assert [m["role"] for m in row["messages"]] == ["user", "assistant"]
         assert row["messages"][0]["content"] == step.prompt and row["messages"][1]["content"] == step.reply
         assert row["meta"]["step"] == step.index and row["meta"]["accepted"] == step.accepted

@@ -28,7 +28,8 @@ def test_search_grammar_bounds():
     assert not accepts(g, T.format('{"name": "search", "keywords": []}'))
     six = ", ".join(f'"k{i}"' for i in range(6))
     assert not accepts(g, T.format('{"name": "search", "keywords": [' + six + "]}"))
-    assert not accepts(g, "<thought>" + "x" * 301 + '</thought>\n<action>{"name": "search", "keywords": ["a"]}</action>')
+    action = '<action>{"name": "search", "keywords": ["a"]}</action>'
+    assert not accepts(g, "<thought>" + "x" * 301 + "</thought>\n" + action)
 
 
 def test_write_grammar_only_shown_keys_and_no_headings():
@@ -44,8 +45,9 @@ def test_write_grammar_only_shown_keys_and_no_headings():
 def test_extend_grammar_positions():
     g = grammar_for("extend_plan", C, positions=["section-2"])
     sub = '{"title": "a", "plan": "b"}'
-    assert accepts(g, T.format('{"name": "extend-plan", "position": "section-2", "subsections": [' + sub + ", " + sub + "]}"))
-    assert not accepts(g, T.format('{"name": "extend-plan", "position": "section-1", "subsections": [' + sub + ", " + sub + "]}"))
+    subs = '"subsections": [' + sub + ", " + sub + "]}"
+    assert accepts(g, T.format('{"name": "extend-plan", "position": "section-2", ' + subs))
+    assert not accepts(g, T.format('{"name": "extend-plan", "position": "section-1", ' + subs))
     assert accepts(g, T.format('{"name": "nop"}'))
 
 

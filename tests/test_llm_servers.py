@@ -70,7 +70,8 @@ def fitted_prompt(backend: OpenAIBackend, max_tokens: int) -> tuple[str, dict[st
 
 @pytest.mark.parametrize(
     "version, field",
-    [("0.10.2", "guided_grammar"), ("0.11.0", "structured_outputs"), ("0.12.0", "structured_outputs"), ("0.33.0", "structured_outputs")],
+    [("0.10.2", "guided_grammar"), ("0.11.0", "structured_outputs"), ("0.12.0", "structured_outputs"),
+     ("0.33.0", "structured_outputs")],
 )
 def test_vllm_gets_the_grammar_field_of_its_version(version: str, field: str) -> None:
     with StandIn("vllm", version=version) as server:

@@ -70,7 +70,7 @@ def test_left_padded_batch_equals_single_calls(backend) -> None:
     batch = backend.generate([greedy(p) for p in PROMPTS])
     singles = [backend.generate([greedy(p)])[0] for p in PROMPTS]
     assert [c.text for c in batch] == [c.text for c in singles]
-    for prompt, c in zip(PROMPTS, batch):
+    for prompt, c in zip(PROMPTS, batch, strict=True):
         assert c.prompt_tokens == backend.count_tokens(backend.render(ChatRequest(prompt)))
         assert 0 < c.completion_tokens <= 8
         assert c.finish_reason in ("stop", "length") and c.latency_s > 0

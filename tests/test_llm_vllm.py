@@ -93,7 +93,8 @@ def test_an_unknown_option_is_one_config_error_listing_the_options(monkeypatch) 
 def test_an_over_long_prompt_fails_alone(monkeypatch, version) -> None:
     vllm = fake_vllm.install(monkeypatch, version)
     backend = get_backend("vllm:org/model", context_window=64)
-    requests = [ChatRequest("short one", max_tokens=4), ChatRequest("word " * 100, max_tokens=4), ChatRequest("short two", max_tokens=4)]
+    requests = [ChatRequest("short one", max_tokens=4), ChatRequest("word " * 100, max_tokens=4),
+                ChatRequest("short two", max_tokens=4)]
     out = backend.generate(requests)
     assert [c.finish_reason for c in out] == ["stop", "error", "stop"]
     assert out[1].error.startswith("the prompt does not fit vllm:org/model's context window of 64 tokens")

@@ -117,9 +117,10 @@ def test_config_file_settings_apply_at_load(tmp_path, monkeypatch):
 def test_parse_warp_flags():
     args = parsers.parse_warp("--model replay:r.jsonl --index idx --max-steps 12 --max-extends 0 --step --cells "
                               "--out 'my report.ipynb' --name res --set k=5 --no-grammar --run-dir runs/a", "  Why?\n")
-    assert args == parsers.WarpArgs(question="Why?", settings={"model": "replay:r.jsonl", "index": "idx", "max_steps": 12,
-                                                               "max_extends": 0, "k": 5, "constrained": "off"},
-                                    step=True, cells=True, out=["my report.ipynb"], name="res", run_dir="runs/a")
+    settings = {"model": "replay:r.jsonl", "index": "idx", "max_steps": 12, "max_extends": 0, "k": 5,
+                "constrained": "off"}
+    assert args == parsers.WarpArgs(question="Why?", settings=settings, step=True, cells=True,
+                                    out=["my report.ipynb"], name="res", run_dir="runs/a")
     plain = parsers.parse_warp("", "Q")
     assert (plain.name, plain.step, plain.cells, plain.settings) == ("warp", False, False, {})
     resumed = parsers.parse_resume("some/dir --max-steps 9")

@@ -27,8 +27,8 @@ def question_script(title: str = "Report", sections: int = 3, extend: dict | Non
             return reply(plan(sections, title), thought="three parts")
         if "You are the writer" in p:
             keys = shown_keys(p)
-            return reply(f"A section body long enough to pass the checks, citing evidence [{keys[0]}] and [{keys[-1]}].",
-                         thought="write it")
+            return reply("A section body long enough to pass the checks, "
+                         f"citing evidence [{keys[0]}] and [{keys[-1]}].", thought="write it")
         if extend and not extended:
             extended.append(1)
             return reply(extend, thought="deepen")
@@ -58,7 +58,9 @@ class RecordingComm(BaseComm):
         self.sent: list[dict[str, Any]] = []
         super().__init__(*args, **kwargs)
 
-    def publish_msg(self, msg_type: str, data: Any = None, metadata: Any = None, buffers: Any = None, **keys: Any) -> None:
+    def publish_msg(
+        self, msg_type: str, data: Any = None, metadata: Any = None, buffers: Any = None, **keys: Any
+    ) -> None:
         self.sent.append({"msg_type": msg_type, "data": data})
 
     def answer(self, data: dict[str, Any]) -> None:

@@ -49,7 +49,9 @@ class Fusion:
 DEFAULT = Fusion("sum", dense=0.5, depth=50)
 
 
-def rrf(rankings: Sequence[Sequence[tuple[K, float]]], weights: Sequence[float], c: float = 60.0) -> list[tuple[K, float]]:
+def rrf(
+    rankings: Sequence[Sequence[tuple[K, float]]], weights: Sequence[float], c: float = 60.0
+) -> list[tuple[K, float]]:
     """Weighted reciprocal rank fusion; ties keep the order of first appearance."""
     scores: dict[K, float] = {}
     for ranking, weight in zip(rankings, weights, strict=True):

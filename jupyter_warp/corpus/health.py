@@ -126,7 +126,8 @@ def _empty(index_dir: Path, files: int, skipped: int) -> IndexEmptyError:
             f"run `{command}` to see why, and add files with text"
         )
     else:
-        message = f"the index at {where} is empty (no supported files were found): run `{command}` on a folder of documents"
+        message = (f"the index at {where} is empty (no supported files were found): "
+                   f"run `{command}` on a folder of documents")
     return IndexEmptyError(str(index_dir), message)
 
 

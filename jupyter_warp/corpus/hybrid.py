@@ -100,7 +100,8 @@ def open_semantic(ix: Any, path: Path, retrieval: str, fusion: Fusion = DEFAULT)
             return Index(ix, path)
         model = vectors.stored_model(path)
         if missing(model) is not None:
-            log.warning("the index at %s has vectors but the semantic extra is not installed: searching with BM25 alone", path)
+            log.warning("the index at %s has vectors but the semantic extra is not installed: "
+                        "searching with BM25 alone", path)
             return Index(ix, path)
     else:
         require(vectors.stored_model(path))
@@ -108,13 +109,15 @@ def open_semantic(ix: Any, path: Path, retrieval: str, fusion: Fusion = DEFAULT)
     try:
         if not store.current(ix):
             if retrieval == "auto":
-                log.warning("vectors at %s are older than the index (%s): searching with BM25 alone", path, _reindex(path))
+                log.warning("vectors at %s are older than the index (%s): searching with BM25 alone",
+                            path, _reindex(path))
                 store.close()
                 return Index(ix, path)
             raise WarpError(f"the vectors at {path} are older than the index: {_reindex(path)}")
         embedder = load_embedder(store.model)
         if embedder.dim != store.dim:
-            raise WarpError(f"model {store.model} gives {embedder.dim} dimensions, the vectors at {path} have {store.dim}: {_reindex(path)}")
+            raise WarpError(f"model {store.model} gives {embedder.dim} dimensions, "
+                            f"the vectors at {path} have {store.dim}: {_reindex(path)}")
         return SemanticIndex(ix, path, "hybrid" if retrieval == "auto" else retrieval, embedder, store, fusion)
     except BaseException:
         store.close()

@@ -263,7 +263,9 @@ def _apply(
 
 
 def _index_one(w: Any, f: Found, rec: dict[str, Any] | None, summary: IndexSummary, limits: Limits) -> None:
-    record: dict[str, Any] = {"size": f.size, "mtime_ns": f.mtime_ns, "sha": "", "passages": 0, "reason": "", "note": ""}
+    record: dict[str, Any] = {
+        "size": f.size, "mtime_ns": f.mtime_ns, "sha": "", "passages": 0, "reason": "", "note": "",
+    }
     try:
         data = read_file(f, limits.max_file_bytes)
         record["size"] = len(data)

@@ -22,7 +22,8 @@ def _markdown(topic: str, text: str) -> str:
         under = _UNDERLINE.match(line)
         title = out[-1] if out else ""
         above = out[-2] if len(out) > 1 else ""
-        if under and title.strip() and title == title.lstrip() and not above.strip() and len(line.strip()) >= len(title.strip()):
+        heading = bool(title.strip()) and title == title.lstrip() and not above.strip()
+        if under and heading and len(line.strip()) >= len(title.strip()):
             out[-1] = f"{_LEVEL[under.group(1)]} {out[-1].strip()}"
             continue
         out.append(line)

@@ -84,7 +84,8 @@ def format_table(header: list[str], rows: list[list[str]], width: int = 26) -> s
     """Plain aligned columns; long labels are shortened with an ellipsis."""
     cut = [[c if len(c) <= width else c[:width - 1] + "…" for c in row] for row in [header] + rows]
     widths = [max(len(row[i]) for row in cut) for i in range(len(header))]
-    lines = ["  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths))).rstrip()
+    lines = ["  ".join(c.ljust(w) if i == 0 else c.rjust(w)
+                       for i, (c, w) in enumerate(zip(row, widths, strict=True))).rstrip()
              for row in cut]
     lines.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join(lines)
@@ -101,7 +102,8 @@ def text_report(result: EvalResult) -> str:
                          "; ".join(f'"{p}"' for p in report.copied_phrases[:3]))
         parts += [f"{report.record.label}: {note}" for note in report.notes]
         if report.race and report.race["errors"]:
-            parts.append(f"{report.record.label}: RACE judge replies not understood: {'; '.join(report.race['errors'])}")
+            errors = "; ".join(report.race["errors"])
+            parts.append(f"{report.record.label}: RACE judge replies not understood: {errors}")
     if result.pairwise:
         p = result.pairwise
         rate = "-" if p["win_rate"] is None else f"{p['win_rate']:.2f}"

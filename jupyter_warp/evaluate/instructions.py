@@ -69,7 +69,7 @@ def copied_spans(word_list: list[str], flags: list[bool]) -> list[str]:
     """The runs of copied words, joined back into phrases."""
     spans: list[str] = []
     run: list[str] = []
-    for word, flag in zip(word_list, flags):
+    for word, flag in zip(word_list, flags, strict=True):
         if flag:
             run.append(word)
         elif run:

@@ -159,7 +159,7 @@ class Judge:
             chunk = asks[start:start + self.batch_size]
             requests = [ChatRequest(prompt=a.prompt, grammar=a.grammar, max_tokens=self.max_tokens,
                                     temperature=self.temperature, top_p=1.0, seed=self.seed) for a in chunk]
-            for ask, completion in zip(chunk, self.backend.generate(requests)):
+            for ask, completion in zip(chunk, self.backend.generate(requests), strict=True):
                 judgement = Judgement(kind=ask.kind, subject=ask.subject, prompt=ask.prompt, reply=completion.text,
                                       prompt_tokens=completion.prompt_tokens,
                                       completion_tokens=completion.completion_tokens,

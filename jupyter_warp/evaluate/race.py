@@ -215,7 +215,8 @@ def race_asks(judge: Judge, record: ReportRecord, task: TaskCriteria, reference:
         prompt, cut = judge.fit(
             "race", {"target": T.clean_article(record.article), "reference": T.clean_article(reference.article)},
             task=record.query, dimension=labels.get(dim, dim.replace("_", " ")), language=language,
-            criteria=[{"n": i, "criterion": c.criterion, "explanation": c.explanation} for i, c in enumerate(criteria, 1)],
+            criteria=[{"n": i, "criterion": c.criterion, "explanation": c.explanation}
+                      for i, c in enumerate(criteria, 1)],
         )
         asks.append(Ask("race", f"{record.label} / {dim}", prompt, judge.grammar(scores_grammar(len(criteria))),
                         _scores_parser(criteria), truncated=cut))
@@ -229,9 +230,9 @@ def _scores_parser(criteria: list[Criterion]) -> Parser:
 def race_result(task: TaskCriteria, judgements: list[Judgement]) -> dict[str, Any]:
     """Scores from the dimension judgements (in ``task.criteria`` order), with their ids."""
     dims = [d for d, cs in task.criteria.items() if cs]
-    scores = {dim: j.parsed for dim, j in zip(dims, judgements) if j.parsed}
+    scores = {dim: j.parsed for dim, j in zip(dims, judgements, strict=True) if j.parsed}
     result = race_score(task, scores)
     result["task_id"] = task.task_id
     result["judgements"] = [j.id for j in judgements]
-    result["errors"] = [f"{dim}: {j.error}" for dim, j in zip(dims, judgements) if j.error]
+    result["errors"] = [f"{dim}: {j.error}" for dim, j in zip(dims, judgements, strict=True) if j.error]
     return result

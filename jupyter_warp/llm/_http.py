@@ -100,7 +100,8 @@ class JSONClient:
                 last = f"HTTP {response.status_code}"
                 continue
             if response.status_code >= 400:
-                raise ClientError(f"{url} answered HTTP {response.status_code}: {detail(response)}", response.status_code)
+                raise ClientError(f"{url} answered HTTP {response.status_code}: {detail(response)}",
+                                  response.status_code)
             try:
                 return response.json()
             except ValueError as exc:

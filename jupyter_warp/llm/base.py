@@ -58,7 +58,7 @@ class Backend(ABC):
     def count_tokens(self, text: str) -> int:
         """Tokens ``text`` takes in this model's prompt, for the prompt budget."""
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - an optional hook: a backend that holds nothing keeps this no-op
         """Release the model or connections."""
 
     def __enter__(self) -> Backend:

@@ -112,7 +112,8 @@ class OpenAIBackend(Backend):
         self.extra_body = dict(extra_body or {})
         self.enable_thinking = enable_thinking
         self._grammar_field: str | None = None if grammar_field == "auto" else grammar_field
-        self._context_window = None if context_window is None else positive_option("context_window", context_window, int)
+        self._context_window = (None if context_window is None
+                                else positive_option("context_window", context_window, int))
         self._kind: str | None = None
         self._models: list[dict[str, Any]] | None = None
         self._token_counts: OrderedDict[str, int] = OrderedDict()

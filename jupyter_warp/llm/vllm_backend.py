@@ -254,7 +254,7 @@ class VLLMBackend(Backend):
                 latency_s=latency,
                 finish_reason=reply.finish_reason,
             )
-            for (index, _), reply in zip(items, replies)
+            for (index, _), reply in zip(items, replies, strict=True)
         }
 
     def close(self) -> None:

@@ -107,11 +107,12 @@ def write_saved_notebook(root: Path, data_dir: Path, name: str = "saved.ipynb") 
     ]  # fmt: skip
     inserted = [v4.new_markdown_cell(c["source"], metadata=c["metadata"]) for c in report_cells()]
     again = v4.new_code_cell("warp.controller", execution_count=3)
-    again.outputs = [v4.new_output("display_data", data=outline_bundle(outline(step=5, status="paused",
-                                                                               state="write", cursor="section-3")))]  # fmt: skip
+    again.outputs = [v4.new_output("display_data", data=outline_bundle(
+        outline(step=5, status="paused", state="write", cursor="section-3")))]  # fmt: skip
     step = v4.new_code_cell("%%warp --step\nWhy do small models ramble?", execution_count=4)
     step.outputs = [v4.new_output("display_data", data=outline_bundle(
-        outline(STEP_RUN_ID, step=3, status="paused", state="write", cursor="section-2", title="Why small models ramble")))]  # fmt: skip
+        outline(STEP_RUN_ID, step=3, status="paused", state="write", cursor="section-2",
+                title="Why small models ramble")))]  # fmt: skip
     nb = v4.new_notebook(metadata={"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}})
     nb.cells = [v4.new_code_cell("%load_ext jupyter_warp", execution_count=1), run, *inserted, again, step,
                 v4.new_markdown_cell("End of the notebook.")]  # fmt: skip

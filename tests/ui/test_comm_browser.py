@@ -19,7 +19,7 @@ PAYLOAD = {
     "version": 1, "run_id": RUN_ID, "title": "Over the comm",
     "cells": [{"cell_type": "markdown", "source": source,
                "metadata": {CELL_METADATA_KEY: {"run_id": RUN_ID, "position": position}}}
-              for source, position in zip(SOURCES, ["section-1", "section-2", "references"])],
+              for source, position in zip(SOURCES, ["section-1", "section-2", "references"], strict=True)],
 }  # fmt: skip
 OUTLINE = {
     "version": 1, "run_id": RUN_ID, "title": "Over the comm", "query": "q", "status": "done", "state": "done",

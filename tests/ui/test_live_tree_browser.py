@@ -146,7 +146,8 @@ def test_live_tree_editor_runs_panel_and_dark_theme(page, live_lab, screenshot):
     screenshot(page, "live_tree_dark.png")
 
     # The run ends: every edit control is disabled, and the panel says done.
-    kernel(page, "tree.outline = {**tree.outline, 'status': 'done', 'state': 'done', 'step': 12}; tree.editable = False")
+    kernel(page, "tree.outline = {**tree.outline, 'status': 'done', 'state': 'done', 'step': 12}; "
+                 "tree.editable = False")
     page.wait_for_function("() => [...document.querySelectorAll('.warp-editor button')].every(b => b.disabled)")
     assert tree.locator(".warp-read-only").inner_text() == "The run is over: the outline can no longer be edited."
     page.wait_for_function(

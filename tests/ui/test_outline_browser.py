@@ -46,7 +46,7 @@ def cells_payload() -> dict:
     cells = [
         {"cell_type": "markdown", "source": source,
          "metadata": {CELL_METADATA_KEY: {"run_id": RUN_ID, "position": position}}}
-        for source, position in zip([*SECTIONS, REFERENCES], positions)
+        for source, position in zip([*SECTIONS, REFERENCES], positions, strict=True)
     ]  # fmt: skip
     return {"version": 1, "run_id": RUN_ID, "title": "Local models for report writing", "cells": cells}
 

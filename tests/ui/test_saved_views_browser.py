@@ -133,7 +133,8 @@ def test_references_link_to_the_files_jupyterlab_opens(page, saved_lab):
                    const r = h.getBoundingClientRect(); return r.top >= 0 && r.top < window.innerHeight; }""",
         timeout=10_000)
     page.evaluate("() => window.jupyterapp.commands.execute('application:close')")
-    page.locator(".jp-Notebook .jp-MarkdownCell", has_text="References").locator("a", has_text="papers/paper.pdf").click()
+    references = page.locator(".jp-Notebook .jp-MarkdownCell", has_text="References")
+    references.locator("a", has_text="papers/paper.pdf").click()
     page.wait_for_function(f"() => {CURRENT}?.context?.path === 'papers/paper.pdf'", timeout=20_000)
 
 

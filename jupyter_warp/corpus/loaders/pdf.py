@@ -56,7 +56,8 @@ class PdfLoader(Loader):
                 raise UnreadableFileError(where, f"encrypted PDF: {exc}") from None
             except FileNotDecryptedError:
                 raise UnreadableFileError(where, "encrypted PDF (needs a password)") from None
-            except (PdfReadError, ValueError, KeyError, TypeError, AttributeError, IndexError, OSError, RecursionError) as exc:
+            except (PdfReadError, ValueError, KeyError, TypeError, AttributeError, IndexError, OSError,
+                    RecursionError) as exc:
                 raise UnreadableFileError(where, f"corrupt PDF ({type(exc).__name__}: {exc})"[:200]) from None
             read = _Pages(count, limits)
             for number in range(min(count, limits.max_pdf_pages)):
@@ -72,7 +73,8 @@ class PdfLoader(Loader):
                     break
             title = _metadata_title(reader)
         if not read.blocks:
-            reason = "no text layer (scanned PDF? run OCR first)" if not read.failed else "corrupt PDF (no page could be read)"
+            reason = ("no text layer (scanned PDF? run OCR first)" if not read.failed
+                      else "corrupt PDF (no page could be read)")
             raise UnreadableFileError(where, reason)
         return Document(title or title_from_name(path), read.blocks, read.note(), capped=read.capped)
 

@@ -79,11 +79,13 @@ class DocxLoader(Loader):
             from docx.table import Table
             from docx.text.paragraph import Paragraph
         except ImportError:
-            raise UnreadableFileError(str(path), "python-docx is not installed: run `pip install python-docx`") from None
+            raise UnreadableFileError(
+                str(path), "python-docx is not installed: run `pip install python-docx`") from None
         try:
             doc = docx.Document(io.BytesIO(data))
         except Exception as exc:  # zipfile, lxml and KeyError failures all mean a damaged file
-            raise UnreadableFileError(str(path), f"unreadable DOCX ({type(exc).__name__}; damaged, or Strict OOXML)") from None
+            raise UnreadableFileError(
+                str(path), f"unreadable DOCX ({type(exc).__name__}; damaged, or Strict OOXML)") from None
         parts: list[tuple[str, int]] = []
         style_title = ""
         levels = _Levels(doc)
