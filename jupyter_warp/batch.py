@@ -32,6 +32,8 @@ DEFAULT_TEMPLATE = Path(__file__).resolve().parent.parent / "notebooks" / "batch
 
 @dataclass
 class Question:
+    """One line of a questions file; ``id`` names the question's output folder."""
+
     id: str
     question: str
 
@@ -52,11 +54,14 @@ class BatchResult:
     error: str = ""
 
     def to_dict(self) -> dict[str, Any]:
+        """The row as JSON, for the batch's results file."""
         return asdict(self)
 
 
 @dataclass
 class QuestionFile:
+    """A parsed questions file: the usable questions and the lines that were not."""
+
     questions: list[Question] = field(default_factory=list)
     problems: list[BatchResult] = field(default_factory=list)
     """Lines that could not be used, each reported as an ``error`` row."""

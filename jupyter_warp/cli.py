@@ -21,6 +21,8 @@ from .runs import Run, RunHooks, check_outputs, open_run, resume_hint
 
 @dataclass
 class Command:
+    """One subcommand: its help line, how it adds its options, and what runs it."""
+
     help: str
     arguments: Callable[[argparse.ArgumentParser], None]
     main: Callable[[argparse.Namespace], int]
@@ -230,6 +232,7 @@ COMMANDS: dict[str, Command] = {
 
 
 def parser() -> argparse.ArgumentParser:
+    """The ``jupyter-warp`` argument parser, one subparser per entry of ``COMMANDS``."""
     p = argparse.ArgumentParser(
         prog="jupyter-warp",
         description="Write a long, cited research report from local files with a local model (WARP).",

@@ -76,10 +76,12 @@ class Passage:
         return ", ".join(parts)
 
     def to_dict(self) -> dict[str, Any]:
+        """The JSON form kept in ``passages.jsonl``."""
         return asdict(self)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Passage:
+        """Inverse of ``to_dict``."""
         return _from_dict(cls, data)
 
 
@@ -104,6 +106,7 @@ class ChatRequest:
     seed: int | None = None
 
     def messages(self) -> list[dict[str, str]]:
+        """The chat messages a chat-template backend sends: the prompt as one user turn."""
         return [{"role": "user", "content": self.prompt}]
 
 
@@ -120,10 +123,12 @@ class Completion:
     error: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
+        """The JSON form, for logs and replay files."""
         return asdict(self)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Completion:
+        """Inverse of ``to_dict``."""
         return _from_dict(cls, data)
 
 
@@ -162,6 +167,7 @@ class Step:
 
     @property
     def ok(self) -> bool:
+        """Whether the reply was accepted."""
         return self.error is None
 
     def to_dict(self, passages: bool = True) -> dict[str, Any]:

@@ -48,6 +48,7 @@ def parse_position(position: str) -> list[int]:
 
 
 def format_position(path: list[int]) -> str:
+    """Inverse of ``parse_position``: ``[2, 1]`` -> ``"section-2.1"``."""
     return "section-" + ".".join(str(i) for i in path)
 
 
@@ -67,6 +68,7 @@ class Node:
     note: str = ""
 
     def to_dict(self) -> dict[str, Any]:
+        """The JSON form kept in the run state, children included."""
         return {
             "id": self.id,
             "title": self.title,
@@ -81,6 +83,7 @@ class Node:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Node:
+        """Inverse of ``to_dict``; a node saved without an id gets a new one."""
         return cls(
             title=data["title"],
             plan=data.get("plan", ""),
@@ -126,10 +129,12 @@ class Report:
         raise ConfigError(f"no node at {position}")
 
     def find(self, position: str) -> Node:
+        """The node at ``position``; a ConfigError names the positions that exist."""
         nodes, i = self._siblings(position)
         return nodes[i]
 
     def has(self, position: str) -> bool:
+        """Whether ``position`` names a node, for checks that must not raise."""
         try:
             self.find(position)
         except ConfigError:
@@ -137,9 +142,11 @@ class Report:
         return True
 
     def positions(self) -> list[str]:
+        """Every position in pre-order, as error messages list them."""
         return [pos for pos, _, _ in self.walk()]
 
     def by_id(self, node_id: str | None) -> tuple[str, Node, int] | None:
+        """The entry of the node with this stable id (the run's cursor), or None once it is deleted."""
         for entry in self.walk():
             if entry[1].id == node_id:
                 return entry
@@ -169,16 +176,19 @@ class Report:
         return [f"title: {title}"] + [f"+ section-{i} {n.title}" for i, n in enumerate(self.sections[kept:], kept + 1)]
 
     def write(self, position: str, text: str, citations: list[int]) -> list[str]:
+        """Store a section's text and citations and mark it written; returns the log line."""
         node = self.find(position)
         node.text, node.citations, node.status, node.note = text, citations, WRITTEN, ""
         return [f"wrote {position} {node.title} ({len(text)} chars, {len(citations)} citations)"]
 
     def fail(self, position: str, reason: str) -> list[str]:
+        """Give up on a node, keeping the reason for the outline; returns the log line."""
         node = self.find(position)
         node.status, node.note = FAILED, reason
         return [f"gave up on {position} {node.title}: {reason}"]
 
     def extend(self, position: str, subsections: list[dict[str, str]]) -> list[str]:
+        """Append planned subsections (the deepening step); returns the log lines."""
         node = self.find(position)
         node.children.extend(Node(title=s["title"], plan=s.get("plan", "")) for s in subsections)
         first = len(node.children) - len(subsections) + 1
@@ -186,6 +196,7 @@ class Report:
 
     # The user's edits, between steps.
     def rename(self, position: str, title: str) -> list[str]:
+        """A user's new title for a node; returns the log line."""
         node = self.find(position)
         old, node.title = node.title, title
         return [f"renamed {position} {old!r} -> {title!r}"]
@@ -199,11 +210,13 @@ class Report:
         return [f"re-planned {position}" + (" (to be rewritten)" if rewrite else "")]
 
     def delete(self, position: str) -> list[str]:
+        """Remove a node with its subtree; the positions after it shift up."""
         nodes, i = self._siblings(position)
         node = nodes.pop(i)
         return [f"deleted {position} {node.title}"]
 
     def lock(self, position: str, locked: bool = True) -> list[str]:
+        """Lock or unlock a node: the engine never rewrites or extends a locked one."""
         self.find(position).locked = locked
         return [f"{'locked' if locked else 'unlocked'} {position}"]
 
@@ -227,10 +240,12 @@ class Report:
         return list(seen)
 
     def to_dict(self) -> dict[str, Any]:
+        """The JSON form kept in the run state."""
         return {"query": self.query, "title": self.title, "sections": [s.to_dict() for s in self.sections]}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Report:
+        """Inverse of ``to_dict``."""
         return cls(
             query=data["query"],
             title=data.get("title", ""),

@@ -95,13 +95,16 @@ class RunDir:
         self._lock = filelock.FileLock(str(self.path / LOCK), timeout=0, thread_local=False)
 
     def exists(self) -> bool:
+        """Whether a run is saved here (a ``state.json``)."""
         return (self.path / STATE).is_file()
 
     def check_usable(self) -> None:
+        """Refuse, with one line, a path that is a file rather than a run folder."""
         if self.path.exists() and not self.path.is_dir():
             raise RunError(f"{self.path} is a file, not a run folder: pick another --run-dir")
 
     def create(self) -> None:
+        """Make the folder of a new run; a folder that already holds one is refused."""
         self.check_usable()
         if self.exists():
             raise RunError(f"{self.path} already holds a run: resume it with `jupyter-warp run --resume {self.path}` "
@@ -115,6 +118,7 @@ class RunDir:
 
     # Reading.
     def read_json(self) -> dict[str, Any]:
+        """The saved state as JSON; a missing or unreadable file raises RunError saying what to do."""
         self.check_usable()
         state_file = self.path / STATE
         if not state_file.is_file():
@@ -193,6 +197,7 @@ class RunDir:
         self._stamp = self._stat()
 
     def log_edit(self, record: dict[str, Any]) -> None:
+        """Append one user edit to ``edits.jsonl``."""
         self._append(EDITS, [record])
 
     def _append(self, name: str, records: list[dict[str, Any]]) -> None:

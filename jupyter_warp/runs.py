@@ -63,6 +63,7 @@ class RunResult:
 
     @property
     def summary(self) -> str:
+        """One line on how the run ended, for a front end's status message."""
         return self.snapshot.summary
 
 
@@ -84,6 +85,7 @@ class BackendPool:
         return self._key(spec, options) in self._open
 
     def get(self, spec: str, options: Mapping[str, Any] | None = None) -> Backend:
+        """The open backend for this spec and options, opening (and keeping, if reusable) a new one."""
         options = dict(options or {})
         key = self._key(spec, options)
         if key in self._open:
@@ -104,6 +106,7 @@ class BackendPool:
 
 
 def new_run_id(question: str) -> str:
+    """A sortable, readable directory name: time, the question's first words, a random tail."""
     slug = "-".join(re.findall(r"[a-z0-9]+", question.lower())[:4])[:32] or "run"
     return f"{time.strftime('%Y%m%d-%H%M%S')}-{slug}-{uuid.uuid4().hex[:4]}"
 
@@ -153,6 +156,7 @@ class Run:
     @classmethod
     def create(cls, question: str, config: WarpConfig | None = None, *, run_dir: str | Path | None = None,
                run_root: str | Path = ".warp/runs", **collaborators: Any) -> Run:
+        """Start a new run of ``question`` in a new run directory; an empty question is refused."""
         question = (question or "").strip()
         if not question:
             raise ConfigError("the research question is empty: give the question to research")
@@ -188,18 +192,21 @@ class Run:
     # Collaborators, opened lazily so that looking at a run needs no model.
     @property
     def backend(self) -> Backend:
+        """The model, opened from the pool on first use so that reading a run loads none."""
         if self._backend is None:
             self._backend = self._backends.get(self.config.model, backend_options(self.config))
         return self._backend
 
     @property
     def searcher(self) -> Searcher:
+        """The corpus, opened on first use."""
         if self._searcher is None:
             self._searcher = open_searcher(self.config, self._searcher_factory)
         return self._searcher
 
     @property
     def machine(self) -> Machine:
+        """The state machine over this run's state, built on first use (it needs the model's limits)."""
         if self._machine is None:
             info = ModelInfo.from_backend(self.backend, self.config)
             renderer = PromptRenderer(self.config.prompts_dir, self.config.prompt_profile)
@@ -209,14 +216,17 @@ class Run:
     # Stepping.
     @property
     def config(self) -> WarpConfig:
+        """The run's settings, as saved with its state."""
         return self.state.config
 
     @property
     def dir(self) -> Path:
+        """The run directory."""
         return self.files.path
 
     @property
     def done(self) -> bool:
+        """Whether the run is over (done or failed); a stopped run is not."""
         return self.state.finished
 
     def prepare(self) -> Turn | None:
@@ -326,16 +336,19 @@ class Run:
 
     @property
     def steps(self) -> list[Step]:
+        """Every saved step, read from the run directory once."""
         if self._steps is None:
             self._steps = self.files.steps(self.state.step, self.state.registry.passages.__getitem__)
         return self._steps
 
     @property
     def report(self) -> Report:
+        """The report tree as it stands."""
         return self.state.report
 
     @property
     def run_id(self) -> str:
+        """The run's id, also its default directory name."""
         return self.state.run_id
 
     # The user's edits, between steps.

@@ -45,6 +45,7 @@ class RunState:
 
     @property
     def finished(self) -> bool:
+        """Whether the run is over: the machine reached its last phase, or the run is done or failed."""
         return self.state == Phase.DONE or self.status in (RunStatus.DONE, RunStatus.FAILED)
 
     @classmethod

@@ -48,6 +48,7 @@ def _register_formatters(ipython: Any) -> None:
 
 
 def unload_ipython_extension(ipython: Any) -> None:
+    """``%unload_ext``: close the comm and drop the ``Warp`` configurable."""
     magics = ipython.magics_manager.registry.get("Warp")
     if magics is not None:
         magics.link.close()

@@ -29,6 +29,7 @@ def _svg_open(width: int, height: int) -> str:
 
 
 def table_html(result: EvalResult) -> str:
+    """The metric table as HTML, one column per report (or group), values escaped."""
     labels, values = columns(result)
     head = "".join(f"<th>{escape(label)}</th>" for label in labels)
     body = "".join(
@@ -111,6 +112,7 @@ class EvalView:
         self.result = result
 
     def html(self) -> str:
+        """The table, the bar chart, the step timelines and the notes, as one HTML block."""
         parts = ['<div class="warp-eval">', table_html(self.result), bars_svg(self.result)]
         runs = [r for r in self.result.reports if r.record.steps][:MAX_TIMELINES]
         parts += [timeline_svg(r.record.steps, r.record.label) for r in runs]

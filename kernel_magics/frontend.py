@@ -97,6 +97,7 @@ class FrontendLink:
         self.pending = []
 
     def close(self) -> None:
+        """Close the comm, once; a comm the frontend already closed is left alone."""
         if self.comm is not None and not self.closed:
             try:
                 self.comm.close()

@@ -77,6 +77,7 @@ def _warp_args(ns: argparse.Namespace, question: str = "") -> WarpArgs:
 
 
 def warp_parser() -> argparse.ArgumentParser:
+    """The ``%%warp`` flags; its help is also the magic's ``?`` text."""
     p = _Parser("%%warp", description="Research the question in the cell body and write a cited report (WARP).")
     p.add_argument("--run-dir", help="where the run's state is kept (default .warp/runs/<id>); re-executing the "
                                      "cell continues the run there")
@@ -85,6 +86,7 @@ def warp_parser() -> argparse.ArgumentParser:
 
 
 def resume_parser() -> argparse.ArgumentParser:
+    """The ``%warp_resume`` flags; its help is also the magic's ``?`` text."""
     p = _Parser("%warp_resume", description="Load a saved run: the step-through controller at the last "
                                             "completed step, or run it to the end with --run.")
     p.add_argument("run_dir", metavar="RUN_DIR")
@@ -94,6 +96,7 @@ def resume_parser() -> argparse.ArgumentParser:
 
 
 def parse_warp(line: str, cell: str | None) -> WarpArgs:
+    """The ``%%warp`` line's flags and the cell body's question; an empty question is refused."""
     ns = warp_parser().parse_args(_split(line, "%%warp"))
     question = (cell or "").strip()
     if not question:
@@ -102,6 +105,7 @@ def parse_warp(line: str, cell: str | None) -> WarpArgs:
 
 
 def parse_resume(line: str) -> WarpArgs:
+    """The ``%warp_resume`` line; without ``--run`` the run opens in the step-through controller."""
     ns = resume_parser().parse_args(_split(line, "%warp_resume"))
     args = _warp_args(ns)
     args.step = args.step or not ns.run
@@ -122,6 +126,7 @@ class IndexArgs:
 
 
 def index_parser() -> argparse.ArgumentParser:
+    """The ``%warp_index`` flags; its help is also the magic's ``?`` text."""
     p = _Parser("%warp_index", description="Build or update the index of the files under PATH... "
                                            "(only new and changed files are read).")
     p.add_argument("paths", nargs="+", metavar="PATH")
@@ -137,6 +142,7 @@ def index_parser() -> argparse.ArgumentParser:
 
 
 def parse_index(line: str) -> IndexArgs:
+    """The ``%warp_index`` line; naming no path is refused."""
     args = _split(line, "%warp_index")
     if not args:
         raise ConfigError("%warp_index: name the folders or files to index, e.g. `%warp_index docs/`")
@@ -152,6 +158,7 @@ class StepArgs:
 
 
 def step_parser() -> argparse.ArgumentParser:
+    """The ``%warp_step`` flags; its help is also the magic's ``?`` text."""
     p = _Parser("%warp_step", description="Take N steps (default 1) of the run in VAR's controller.")
     p.add_argument("n", nargs="?", type=int, default=1)
     p.add_argument("--name", type=_identifier, default="warp")
@@ -159,6 +166,7 @@ def step_parser() -> argparse.ArgumentParser:
 
 
 def parse_step(line: str) -> StepArgs:
+    """The ``%warp_step`` line; N below 1 is refused."""
     args = StepArgs(**vars(step_parser().parse_args(_split(line, "%warp_step"))))
     if args.n < 1:
         raise ConfigError(f"%warp_step: N must be at least 1, got {args.n}")
@@ -166,6 +174,7 @@ def parse_step(line: str) -> StepArgs:
 
 
 def eval_parser() -> argparse.ArgumentParser:
+    """The ``%warp_eval`` flags, the same as ``jupyter-warp eval``'s."""
     from jupyter_warp.evaluate.cli import METRICS_HELP, eval_options
 
     p = _Parser("%warp_eval", description=f"Score reports side by side ({METRICS_HELP}).")

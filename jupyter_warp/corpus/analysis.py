@@ -48,6 +48,7 @@ def _cjk_pieces(run: str) -> list[tuple[str, int, int]]:
 
 
 def has_cjk(text: str) -> bool:
+    """Whether ``text`` holds CJK characters, which jieba rather than spaces splits into words."""
     return _CJK_CHAR.search(text) is not None
 
 
@@ -67,6 +68,7 @@ class WarpTokenizer(Tokenizer):
         mode: str = "",
         **kwargs: Any,
     ) -> Iterator[Token]:
+        """Whoosh's tokenizer protocol: yield one reused ``Token`` per word of ``value``."""
         t = Token(positions, chars, removestops=removestops, mode=mode, **kwargs)
         if not tokenize:
             t.original = t.text = value
@@ -111,6 +113,7 @@ class WarpStopFilter(Filter):
         return isinstance(other, WarpStopFilter) and self.stops == other.stops
 
     def __call__(self, tokens: Iterator[Token]) -> Iterator[Token]:
+        """Drop (or mark, when Whoosh keeps stops) stop words and one-letter Latin tokens."""
         stops = self.stops
         for t in tokens:
             text = t.text

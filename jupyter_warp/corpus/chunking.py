@@ -31,6 +31,8 @@ _SEPARATORS = (
 
 @dataclass
 class Piece:
+    """One passage cut from a block, with its offsets in the document and its place."""
+
     text: str
     start: int
     end: int
@@ -44,6 +46,7 @@ def count_words(text: str) -> int:
 
 
 def chunk_blocks(blocks: list[Block], max_words: int = MAX_WORDS) -> list[Piece]:
+    """Cut blocks into passages of at most ``max_words``, at the coarsest breaks that fit; wordless ones dropped."""
     pieces: list[Piece] = []
     for block in blocks:
         for start, end in _pack(block.text, max_words):

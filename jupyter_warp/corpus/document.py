@@ -14,6 +14,8 @@ from pathlib import Path
 
 @dataclass
 class Block:
+    """Text under one heading; ``start`` is its offset in the document (see the module docstring)."""
+
     text: str
     start: int = 0
     page: int | None = None
@@ -22,6 +24,8 @@ class Block:
 
 @dataclass
 class Document:
+    """What a loader returns: a title, the blocks, and what the user should know about the file."""
+
     title: str
     blocks: list[Block] = field(default_factory=list)
     note: str | None = None
@@ -32,6 +36,8 @@ class Document:
 
 @dataclass
 class Heading:
+    """A heading a loader found, with the offsets that split the text into sections."""
+
     start: int
     """Offset where the heading's line(s) begin."""
     end: int

@@ -50,6 +50,7 @@ class SemanticIndex(Index):
         self.refresh()
 
     def close(self) -> None:
+        """Close the vector store as well as the Whoosh index."""
         self._vectors.close()
         super().close()
 

@@ -35,6 +35,8 @@ fewer index segments, and each segment costs every query time."""
 
 @dataclass
 class IndexSummary:
+    """What one ``build_index`` call did, printed by ``jupyter-warp index``."""
+
     added: int = 0
     updated: int = 0
     removed: int = 0
@@ -69,6 +71,7 @@ class IndexSummary:
 
 
 def file_hash(data: bytes) -> str:
+    """The content hash that tells a changed file from one that was only touched."""
     return hashlib.blake2b(data, digest_size=16).hexdigest()
 
 

@@ -27,6 +27,8 @@ DEFAULT_MAX_PDF_PAGES = 2000
 
 @dataclass(frozen=True)
 class Limits:
+    """How much of one file the indexer reads before it skips or cuts the file."""
+
     max_file_bytes: int = int(DEFAULT_MAX_FILE_MB * 1_000_000)
     max_text_bytes: int = int(DEFAULT_MAX_TEXT_MB * 1_000_000)
     max_pdf_pages: int = DEFAULT_MAX_PDF_PAGES

@@ -59,6 +59,7 @@ class Index:
         self.close()
 
     def close(self) -> None:
+        """Release the searcher and the index files."""
         self._searcher.close()
         self._ix.close()
 

@@ -43,6 +43,7 @@ query reads one posting list per word instead of three.
 
 
 def make_schema() -> Schema:
+    """The Whoosh fields of one passage: ``body`` is searched, the rest stored for display."""
     return Schema(
         kind=ID(stored=True),
         doc_id=ID(stored=True, unique=True),
@@ -61,6 +62,7 @@ def searchable(title: str, heading: str, text: str) -> str:
 
 
 def format_of(index_dir: Path) -> int | None:
+    """The index format recorded in the version file, or None when it cannot be read."""
     try:
         return int(json.loads((index_dir / VERSION_FILE).read_text())["format"])
     except (OSError, ValueError, KeyError, TypeError):
@@ -108,6 +110,7 @@ def build_lock(index_dir: Path, timeout: float) -> Iterator[None]:
 
 
 def writer(ix: FileIndex, timeout: float) -> SegmentWriter:
+    """A Whoosh writer; a lock held by another writer becomes one ``IndexLockedError`` line."""
     try:
         return ix.writer(timeout=timeout, limitmb=128)
     except LockError:

@@ -60,6 +60,7 @@ CREATE INDEX IF NOT EXISTS passages_path ON passages (path);
 
 
 def folder(index_dir: Path) -> Path:
+    """Where an index keeps its vectors."""
     return Path(index_dir) / FOLDER
 
 
@@ -141,6 +142,7 @@ class VectorWriter:
         return self._embedder
 
     def close(self) -> None:
+        """Close the database; call after the last ``sync``."""
         self.db.close()
 
     def sync(self, ix: Any, records: dict[str, dict[str, Any]], progress: bool) -> int:
@@ -172,6 +174,7 @@ class VectorWriter:
         return embedded
 
     def count(self) -> int:
+        """Passages with a vector."""
         return int(self.db.execute("SELECT COUNT(*) FROM passages").fetchone()[0])
 
     def _add(self, passages: list[tuple[str, dict[str, Any]]], shas: dict[str, str]) -> int:
@@ -263,6 +266,7 @@ class VectorIndex:
         self.refresh()
 
     def close(self) -> None:
+        """Close the database."""
         self._db.close()
 
     def current(self, ix: Any) -> bool:

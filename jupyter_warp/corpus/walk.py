@@ -22,6 +22,8 @@ DEFAULT_MAX_MB = DEFAULT_MAX_FILE_MB
 
 @dataclass
 class Found:
+    """A file to index, with what tells whether it changed since the last run."""
+
     path: str
     """Resolved path: the file's key in the index."""
     size: int
@@ -30,6 +32,8 @@ class Found:
 
 @dataclass
 class Walk:
+    """What ``walk`` found: the files, the files skipped with why, and the roots."""
+
     files: list[Found]
     skipped: list[tuple[str, str]]
     roots: list[Path]
@@ -69,6 +73,7 @@ NOT_UTF8 = "name is not valid UTF-8: rename it (e.g. `convmv -f latin1 -t utf8 -
 
 
 def inside(path: Path, roots: list[Path]) -> bool:
+    """Whether ``path`` lies under one of ``roots``: links may not lead out, and only files under them are pruned."""
     return any(path == r or path.is_relative_to(r) for r in roots)
 
 

@@ -46,6 +46,7 @@ class ReportEval:
     notes: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
+        """The report's part of the ``--out`` JSON."""
         return {"report": self.record.summary(), "metrics": self.metrics, "sections": self.sections,
                 "copied_phrases": self.copied_phrases, "eval_s": round(self.eval_s, 3), "race": self.race,
                 "fact": self.fact, "notes": self.notes}
@@ -65,6 +66,7 @@ class EvalResult:
     """Why the judging stopped early, if it did."""
 
     def to_dict(self) -> dict[str, Any]:
+        """Everything as JSON, what ``save`` writes."""
         return {"threshold": self.threshold, "judge": self.judge, "incomplete": self.incomplete,
                 "instruction_templates": self.instruction_files, "reports": [r.to_dict() for r in self.reports],
                 "pairwise": self.pairwise, "judgements": [j.to_dict() for j in self.judgements]}
@@ -79,6 +81,7 @@ class EvalResult:
         return out
 
     def table(self) -> str:
+        """The terminal view (also the result's repr in a notebook)."""
         from .compare import text_report
 
         return text_report(self)

@@ -73,6 +73,7 @@ def evaluate_args(args: argparse.Namespace) -> EvalResult:
 
 
 def eval_command(args: argparse.Namespace) -> int:
+    """``jupyter-warp eval``: print the table (or JSON); 1 when the judge stopped early."""
     from .compare import comparison
 
     result = evaluate_args(args)
@@ -90,6 +91,7 @@ def eval_command(args: argparse.Namespace) -> int:
 
 
 def export_command(args: argparse.Namespace) -> int:
+    """``jupyter-warp export``: write the chat examples and print what was written."""
     from .export import export_sft
 
     summary = export_sft(args.runs, args.out, accepted_only=args.accepted_only, min_support=args.min_support,

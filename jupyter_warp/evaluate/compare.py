@@ -32,6 +32,7 @@ def row_values(report: ReportEval) -> dict[str, Any]:
 
 
 def row_names(result: EvalResult) -> list[str]:
+    """The table's metric rows; RACE and FACT rows only when some report has them."""
     names = list(REPORT_METRICS)
     if any(r.race for r in result.reports):
         names += ["race_overall"] + [f"race_{d}" for d in RACE_DIMENSIONS]
@@ -59,6 +60,7 @@ def columns(result: EvalResult) -> tuple[list[str], list[dict[str, Any]]]:
 
 
 def fmt(name: str, value: Any) -> str:
+    """A metric's value as the table shows it (``-`` when missing)."""
     if value is None:
         return "-"
     if isinstance(value, bool):

@@ -39,9 +39,11 @@ class ExportSummary:
 
     @property
     def examples(self) -> int:
+        """Examples written, all states together."""
         return sum(c["examples"] for c in self.by_state.values())
 
     def add(self, step: StepRecord) -> None:
+        """Count one written step under its state."""
         counts = self.by_state.setdefault(step.state, Counter())
         counts["examples"] += 1
         counts["rejected"] += not step.accepted
@@ -49,10 +51,12 @@ class ExportSummary:
         counts["completion_tokens"] += step.completion_tokens
 
     def to_dict(self) -> dict[str, Any]:
+        """The summary as JSON."""
         return {"path": str(self.path), "runs": self.runs, "examples": self.examples,
                 "by_state": {s: dict(c) for s, c in self.by_state.items()}, "skipped": dict(self.skipped)}
 
     def table(self) -> str:
+        """Examples and tokens per state, as ``jupyter-warp export`` prints them."""
         keys = ("examples", "rejected", "prompt_tokens", "completion_tokens")
         order = [s for s in STATES if s in self.by_state] + sorted(set(self.by_state) - set(STATES))
         rows = [[s] + [str(self.by_state[s][k]) for k in keys] for s in order]

@@ -74,6 +74,7 @@ def fact_asks(judge: Judge, record: ReportRecord, fact_max: int) -> tuple[list[A
 
 
 def fact_result(judgements: list[Judgement], pairs: int) -> dict[str, Any]:
+    """The FACT figures: the share of judged citations that the judge found supported."""
     verdicts = [j.parsed for j in judgements if j.error is None]
     supported = sum(1 for v in verdicts if v)
     return {

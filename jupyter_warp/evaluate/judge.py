@@ -48,6 +48,7 @@ class Judgement:
     id: int = 0
 
     def to_dict(self) -> dict[str, Any]:
+        """The JSON form kept in the result's ``judgements``."""
         return asdict(self)
 
 
@@ -83,6 +84,7 @@ def reply_json(text: str) -> Any:
 
 
 def gbnf_literal(text: str) -> str:
+    """``text`` as a quoted GBNF string literal (JSON's escapes are GBNF's)."""
     return json.dumps(text, ensure_ascii=False)
 
 
@@ -120,12 +122,15 @@ class Judge:
 
     @property
     def name(self) -> str:
+        """The judge's backend name, for the result and the table."""
         return getattr(self.backend, "name", type(self.backend).__name__)
 
     def render(self, template: str, **variables: Any) -> str:
+        """One judge prompt from its template in ``evaluate/templates``."""
         return self.env.get_template(f"{template}.jinja").render(**variables).strip() + "\n"
 
     def count(self, text: str) -> int:
+        """Tokens of ``text`` in the judge's model."""
         return self.backend.count_tokens(text)
 
     def fit(self, template: str, texts: dict[str, str], **variables: Any) -> tuple[str, bool]:
@@ -149,6 +154,7 @@ class Judge:
                           "use a judge with a larger context window")
 
     def grammar(self, gbnf: str) -> str | None:
+        """The reply grammar when the backend enforces grammars, else None."""
         return gbnf if self.backend.supports_grammar else None
 
     def ask(self, asks: Sequence[Ask], on_done: Callable[[int], None] | None = None) -> list[Judgement]:

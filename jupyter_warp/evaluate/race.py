@@ -34,6 +34,8 @@ DIMENSION_LABELS = {
 
 @dataclass
 class Criterion:
+    """One scoring criterion of a RACE dimension, with its weight."""
+
     criterion: str
     explanation: str = ""
     weight: float = 1.0
@@ -97,6 +99,8 @@ def match_task(record: ReportRecord, rows: list[Any]) -> Any | None:
 
 @dataclass
 class Reference:
+    """The reference report a RACE judgement compares against."""
+
     task_id: str | None
     prompt: str
     article: str
@@ -116,6 +120,7 @@ def load_references(path: str | Path) -> list[Reference]:
 
 
 def reference_for(record: ReportRecord, references: list[Reference]) -> Reference | None:
+    """The reference for a report: the one file given for all, else matched by id or question."""
     if len(references) == 1 and not references[0].prompt and references[0].task_id is None:
         return references[0]
     found = match_task(record, references)

@@ -119,6 +119,7 @@ class LlamaCppBackend(Backend):
         return cls(target or "smollm2", **options)
 
     def count_tokens(self, text: str) -> int:
+        """Tokens by the GGUF's own tokenizer, no BOS added."""
         return len(self.llm.tokenize(text.encode("utf-8"), add_bos=False, special=False))
 
     def _grammar_cache(self) -> GrammarCache:
@@ -146,6 +147,7 @@ class LlamaCppBackend(Backend):
             raise BackendError(f"llama.cpp rejects the reply grammar: {exc}") from exc
 
     def generate(self, requests: Sequence[ChatRequest]) -> list[Completion]:
+        """Answer the requests one after another (llama-cpp-python decodes one sequence)."""
         return [self._one(index, request) for index, request in enumerate(requests)]
 
     def _one(self, index: int, request: ChatRequest) -> Completion:
@@ -195,6 +197,7 @@ class LlamaCppBackend(Backend):
         )
 
     def close(self) -> None:
+        """Free the model; closing twice is harmless."""
         llm = self.__dict__.pop("llm", None)
         if llm is not None:
             llm.close()

@@ -239,6 +239,7 @@ class OpenAIBackend(Backend):
 
     @property
     def supports_grammar(self) -> bool:  # type: ignore[override]
+        """Whether the server takes a grammar field (found out on first use)."""
         return self.grammar_field != "none"
 
     def _detect_grammar_field(self) -> str:
@@ -394,4 +395,5 @@ class OpenAIBackend(Backend):
                 raise
 
     def close(self) -> None:
+        """Close the HTTP connections."""
         self.http.close()

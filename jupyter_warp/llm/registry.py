@@ -135,6 +135,7 @@ class BackendRegistry:
         return sorted(self._factories)
 
     def factory(self, name: str) -> Factory:
+        """The factory registered as ``name``; an unknown name lists the known ones."""
         self._discover()
         factory = self._factories.get(name.lower())
         if factory is None:

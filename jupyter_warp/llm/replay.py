@@ -93,6 +93,7 @@ class ReplayBackend(Backend):
 
     @property
     def remaining(self) -> int:
+        """Replies not handed out yet."""
         return len(self.replies) - self._next
 
     def count_tokens(self, text: str) -> int:
@@ -100,6 +101,7 @@ class ReplayBackend(Backend):
         return estimate_tokens(text)
 
     def generate(self, requests: Sequence[ChatRequest]) -> list[Completion]:
+        """The next canned replies, in order; running out raises BackendError with the counts."""
         if len(requests) > self.remaining:
             raise BackendError(
                 f"the replay backend ran out of replies: {len(self.replies)} given, "

@@ -36,6 +36,8 @@ ENGINE_EXAMPLES = (
 
 
 class Reply(NamedTuple):
+    """One conversation's answer from ``VLLMEngine.chat``, free of vLLM's types."""
+
     text: str
     prompt_tokens: int
     completion_tokens: int
@@ -79,10 +81,12 @@ class VLLMEngine:
 
     @property
     def max_model_len(self) -> int:
+        """The context window vLLM's engine settled on."""
         config = getattr(self.llm, "model_config", None) or self.llm.llm_engine.model_config
         return int(config.max_model_len)
 
     def count(self, text: str) -> int:
+        """Tokens of ``text`` alone, no special tokens."""
         return len(self.tokenizer.encode(text, add_special_tokens=False))
 
     def prompt_tokens(self, messages: list[dict[str, str]], template_kwargs: dict[str, Any]) -> int | None:
@@ -98,6 +102,7 @@ class VLLMEngine:
         return self.count(rendered) if isinstance(rendered, str) else None
 
     def sampling_params(self, request: ChatRequest, extra: dict[str, Any]) -> Any:
+        """vLLM's ``SamplingParams`` for a request, its grammar as structured outputs."""
         kwargs: dict[str, Any] = {
             "max_tokens": request.max_tokens,
             "temperature": max(0.0, request.temperature),
@@ -112,6 +117,7 @@ class VLLMEngine:
 
     @staticmethod
     def lora_request(name: str, path: str) -> Any:
+        """A ``LoRARequest`` for the adapter at ``path``."""
         from vllm.lora.request import LoRARequest
 
         return LoRARequest(name, 1, path)
@@ -119,6 +125,7 @@ class VLLMEngine:
     def chat(
         self, conversations: list[list[dict[str, str]]], params: list[Any], template_kwargs: dict[str, Any], lora: Any
     ) -> list[Reply]:
+        """One batched ``LLM.chat`` call: one ``Reply`` per conversation, in order."""
         outputs = self.llm.chat(
             conversations, params, use_tqdm=False, lora_request=lora, chat_template_kwargs=template_kwargs
         )
@@ -138,6 +145,7 @@ class VLLMEngine:
         return replies
 
     def close(self) -> None:
+        """Drop the engine so that its GPU memory can be freed."""
         self.__dict__.pop("llm", None)
 
 
@@ -201,6 +209,7 @@ class VLLMBackend(Backend):
         return cls(target, **options)
 
     def count_tokens(self, text: str) -> int:
+        """Tokens by the model's own tokenizer."""
         return self.engine.count(text)
 
     def _too_long(self, detail: str) -> Completion:
@@ -258,4 +267,5 @@ class VLLMBackend(Backend):
         }
 
     def close(self) -> None:
+        """Release the engine."""
         self.engine.close()

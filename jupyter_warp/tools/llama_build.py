@@ -63,6 +63,7 @@ def llama_cpp_version() -> str:
 
 
 def bin_dir() -> Path:
+    """Where built ``llama-server`` binaries are cached."""
     return cache_root() / "bin"
 
 
@@ -107,6 +108,7 @@ def _say(log: Callable[[str], None] | None, text: str) -> None:
 
 
 def tail(path: Path, lines: int = 30) -> str:
+    """The last ``lines`` of a log file, for error messages; empty when it cannot be read."""
     try:
         return "\n".join(path.read_text(encoding="utf-8", errors="replace").splitlines()[-lines:])
     except OSError:

@@ -41,6 +41,7 @@ def _die_with_parent() -> None:
 
 
 def free_port(host: str = "127.0.0.1") -> int:
+    """A port the OS reports free now, for a server to listen on."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind((host, 0))
         return int(s.getsockname()[1])
@@ -69,6 +70,7 @@ class LlamaServer:
         return f"openai:{self.base_url}"
 
     def get(self, path: str) -> Any:
+        """``GET`` a server endpoint: JSON decoded, anything else as text."""
         import httpx
 
         r = httpx.get(self.url + path, timeout=10, trust_env=False)
@@ -109,6 +111,7 @@ class LlamaServer:
         return busy / decodes if decodes > 0 else 0.0
 
     def logtail(self, lines: int = 30) -> str:
+        """The last ``lines`` of the server's log, for error messages."""
         return tail(self.log_path, lines)
 
 

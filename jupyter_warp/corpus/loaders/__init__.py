@@ -17,6 +17,7 @@ class Loader:
     """Base class: ``load`` gets the path (for messages and titles) and the file's bytes."""
 
     def load(self, path: Path, data: bytes) -> Document:
+        """The file's ``Document``; raises ``UnreadableFileError`` with the reason to skip it."""
         raise NotImplementedError
 
     def load_limited(self, path: Path, data: bytes, limits: Limits) -> Document:
@@ -45,6 +46,7 @@ def loader_for(path: Path) -> Loader | None:
 
 
 def supported_suffixes() -> list[str]:
+    """The suffixes some loader reads (the formats ``jupyter-warp index`` takes)."""
     return sorted(_LOADERS)
 
 

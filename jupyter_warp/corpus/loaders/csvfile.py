@@ -10,7 +10,10 @@ from . import Loader
 
 
 class CsvLoader(Loader):
+    """``.csv``: rows as lines, the header row as every passage's heading."""
+
     def load(self, path: Path, data: bytes) -> Document:
+        """Parse the file as the module docstring says."""
         text, note = decode_text(data, str(path))
         header, sep, _ = text.partition("\n")
         if not sep:

@@ -20,7 +20,10 @@ _CELLS = {"td", "th"}
 
 
 class HtmlLoader(Loader):
+    """``.html`` and ``.htm``: visible text, with h1-h6 as headings."""
+
     def load(self, path: Path, data: bytes) -> Document:
+        """Parse the file as the module docstring says."""
         from selectolax.lexbor import LexborHTMLParser as HTMLParser
 
         text, note = decode_text(data, str(path))

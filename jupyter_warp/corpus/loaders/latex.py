@@ -22,7 +22,10 @@ def _plain(tex: str) -> str:
 
 
 class LatexLoader(Loader):
+    """``.tex``: sections along the sectioning commands."""
+
     def load(self, path: Path, data: bytes) -> Document:
+        """Parse the file as the module docstring says."""
         text, note = decode_text(data, str(path))
         headings = [
             Heading(m.start(), m.end(), _LEVELS[m.group(1)], _plain(m.group(2)))

@@ -10,7 +10,10 @@ from . import Loader
 
 
 class MarkdownLoader(Loader):
+    """``.md`` and ``.markdown``: sections along the headings."""
+
     def load(self, path: Path, data: bytes) -> Document:
+        """Parse the file as the module docstring says."""
         from markdown_it import MarkdownIt
 
         text, note = decode_text(data, str(path))

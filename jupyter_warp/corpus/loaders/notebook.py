@@ -23,7 +23,10 @@ def _source(value: Any) -> str:
 
 
 class NotebookLoader(Loader):
+    """``.ipynb``: cells and the text of their outputs."""
+
     def load(self, path: Path, data: bytes) -> Document:
+        """Parse the file as the module docstring says."""
         import nbformat
 
         text, note = decode_text(data, str(path))

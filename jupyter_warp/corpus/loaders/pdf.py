@@ -29,7 +29,10 @@ def _quiet_pypdf() -> Iterator[None]:
 
 
 class PdfLoader(Loader):
+    """``.pdf``: the text layer, page by page, within the page and text limits."""
+
     def load(self, path: Path, data: bytes) -> Document:
+        """``load_limited`` with the default limits."""
         return self.load_limited(path, data, DEFAULT_LIMITS)
 
     def load_limited(self, path: Path, data: bytes, limits: Limits) -> Document:

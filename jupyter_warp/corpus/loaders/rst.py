@@ -14,7 +14,10 @@ _TITLE_FIELD = re.compile(r"^Title:[ \t]*(.+(?:\n[ \t]+.+)*)", re.MULTILINE)
 
 
 class RstLoader(Loader):
+    """``.rst``: sections along the underlined titles."""
+
     def load(self, path: Path, data: bytes) -> Document:
+        """Parse the file as the module docstring says."""
         text, note = decode_text(data, str(path))
         headings = _headings(text)
         field = _TITLE_FIELD.search(text[: headings[0].start if headings else 4096])

@@ -68,7 +68,10 @@ def _rows(table: Any) -> list[str]:
 
 
 class DocxLoader(Loader):
+    """``.docx``: paragraphs and tables, sections along the heading styles."""
+
     def load(self, path: Path, data: bytes) -> Document:
+        """``load_limited`` with the default limits."""
         return self.load_limited(path, data, DEFAULT_LIMITS)
 
     def load_limited(self, path: Path, data: bytes, limits: Limits) -> Document:
