@@ -52,10 +52,10 @@ def has_cjk(text: str) -> bool:
     return _CJK_CHAR.search(text) is not None
 
 
-class WarpTokenizer(Tokenizer):
+class WarpTokenizer(Tokenizer):  # type: ignore[misc]  # whoosh ships no types
     """Runs of letters and digits for Latin, Cyrillic, Hangul...; jieba words for CJK."""
 
-    def __call__(  # type: ignore[override]
+    def __call__(
         self,
         value: str,
         positions: bool = False,
@@ -103,7 +103,7 @@ class WarpTokenizer(Tokenizer):
                 yield t
 
 
-class WarpStopFilter(Filter):
+class WarpStopFilter(Filter):  # type: ignore[misc]  # whoosh ships no types
     """English stop words and one-letter Latin tokens; a single CJK character is a word."""
 
     def __init__(self, stoplist: frozenset[str] = STOP_WORDS) -> None:

@@ -63,7 +63,8 @@ class Embedder:
 
         self.name = name
         bars = transformers.utils.logging.is_progress_bar_enabled()
-        transformers.utils.logging.disable_progress_bar()  # a load bar for a load of a second
+        # a load bar for a load of a second; transformers leaves these two unannotated
+        transformers.utils.logging.disable_progress_bar()  # type: ignore[no-untyped-call]
         try:
             self._model = SentenceTransformer(_location(name), device=device, local_files_only=True)
         except (OSError, ValueError) as exc:
@@ -73,7 +74,7 @@ class Embedder:
             ) from None
         finally:
             if bars:
-                transformers.utils.logging.enable_progress_bar()
+                transformers.utils.logging.enable_progress_bar()  # type: ignore[no-untyped-call]
         self.dim = int(self._model.get_embedding_dimension() or 0)
         self._bf16 = self._model.device.type == "cuda" or (
             self._model.device.type == "cpu" and bool(torch.cpu._is_avx512_bf16_supported())

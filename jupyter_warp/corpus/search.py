@@ -170,7 +170,7 @@ class Index:
         return snippet[:chars] + ("..." if len(snippet) > chars else "")
 
 
-class _Marker(highlight.Formatter):
+class _Marker(highlight.Formatter):  # type: ignore[misc]  # whoosh ships no types
     between = " ... "
 
     def __init__(self, before: str, after: str) -> None:

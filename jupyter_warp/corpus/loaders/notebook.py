@@ -33,7 +33,7 @@ class NotebookLoader(Loader):
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                nb = nbformat.reads(text, as_version=4)
+                nb = nbformat.reads(text, as_version=4)  # type: ignore[no-untyped-call]  # nbformat: unannotated
         except (json.JSONDecodeError, ValueError, KeyError, TypeError, AttributeError) as exc:
             raise UnreadableFileError(str(path), f"not a valid notebook ({type(exc).__name__})") from None
         parts: list[tuple[str, int]] = []
