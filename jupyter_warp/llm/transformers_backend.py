@@ -121,6 +121,8 @@ class TransformersBackend(Backend):
         self.supports_grammar = self._xgr is not None
         self.mask_seconds = 0.0
         """Time spent in the xgrammar mask, summed over all batches (for the bench)."""
+        self.last_profile: dict[str, float] = {}
+        """Seconds by phase of the last ``generate`` call, for ``bench/batch.py``."""
 
     @classmethod
     def from_spec(cls, target: str | None, **options: Any) -> TransformersBackend:
@@ -185,18 +187,23 @@ class TransformersBackend(Backend):
 
     def generate(self, requests: Sequence[ChatRequest]) -> list[Completion]:
         """Group requests by sampling settings, run each group as left-padded batches."""
+        prof = self.last_profile = defaultdict(float)
+        t0 = time.perf_counter()
         texts = [self.render(r) for r in requests]
         encoded = [self.tokenizer.encode(t, add_special_tokens=False) for t in texts]
+        prof["tokenize_s"] = time.perf_counter() - t0
         for index, ids in enumerate(encoded):
             if len(ids) >= self.context_window:
                 raise BackendError(
                     f"prompt {index} has {len(ids)} tokens but {self.name} reads at most "
                     f"{self.context_window}: budget the prompt to the context window"
                 )
+        t0 = time.perf_counter()
         grammars = [
             self._grammar_cache().compile(r.grammar) if r.grammar and self.supports_grammar else None
             for r in requests
         ]
+        prof["compile_s"] = time.perf_counter() - t0
         groups: dict[tuple[float, float, int | None], list[int]] = defaultdict(list)
         for index, request in enumerate(requests):
             greedy = request.temperature <= 0
@@ -248,6 +255,12 @@ class TransformersBackend(Backend):
         if seed is not None:
             torch.manual_seed(seed)
         started = time.perf_counter()
+        stamps: list[tuple[float, int]] = []
+
+        def clock(ids: Any, scores: Any) -> Any:
+            done = int((ids[:, width:].unsqueeze(-1) == torch.tensor(self.eos_ids)).any(-1).any(-1).sum())
+            stamps.append((time.perf_counter(), done))
+            return scores
         with torch.inference_mode():
             output = self.model.generate(
                 input_ids=input_ids.to(self.device),
@@ -255,12 +268,23 @@ class TransformersBackend(Backend):
                 max_new_tokens=max(limits),
                 eos_token_id=self.eos_ids,
                 pad_token_id=self.pad_id,
-                logits_processor=[mask] if mask is not None else None,
+                logits_processor=([mask] if mask is not None else []) + [clock],
                 **sampling,
             )
         latency = time.perf_counter() - started
         if mask is not None:
             self.mask_seconds += mask.seconds
+        prof = self.last_profile
+        prof["batches"] += 1
+        prof["prefill_s"] += stamps[0][0] - started
+        prof["decode_s"] += latency - (stamps[0][0] - started)
+        prof["mask_s"] += mask.seconds if mask is not None else 0.0
+        prof["prompt_tokens"] += sum(len(p) for p in prompts)
+        prof["padded_prompt_tokens"] += width * len(prompts)
+        prof["decode_steps"] += len(stamps)
+        for (t_prev, _), (t_next, done) in zip(stamps, stamps[1:]):
+            prof["wait_s"] += (t_next - t_prev) * done / len(prompts)
+            prof["row_steps"] += len(prompts) - done
         completions = []
         for row, (ids, limit) in enumerate(zip(prompts, limits)):
             generated = output[row, width:].tolist()[:limit]
