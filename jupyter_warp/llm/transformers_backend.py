@@ -1,23 +1,24 @@
 """The default backend: a Hugging Face model in process, batched, optionally grammar-constrained.
 
 Loads any model id or folder ``from_pretrained`` accepts, or a GGUF file (converted once
-to a safetensors cache, see ``_convert``). A batch is one left-padded ``generate`` call
-per group of requests sharing sampling settings; a grammar (GBNF) per row is enforced
-with xgrammar.
+to a safetensors cache, see ``_convert``). Requests are decoded continuously batched (see
+``_decoding``): each prompt prefilled alone, finished rows leaving the batch, waiting ones
+joining; a grammar (GBNF) per row is enforced with xgrammar. ``last_profile`` holds the
+seconds by phase of the last call, for ``bench/batch.py``.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections import defaultdict
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from ..errors import BackendError, ConfigError, MissingExtraError
 from ..records import ChatRequest, Completion
-from ._grammar import BatchGrammarMask, GrammarCache, import_xgrammar
+from ._decoding import BatchDecoder, Row
+from ._grammar import GrammarCache, import_xgrammar
 from ._models import models_cache_dir, passive_openmp, smollm2_gguf
 from .base import Backend
 
@@ -52,7 +53,7 @@ class TransformersBackend(Backend):
     device, dtype:
         ``"auto"`` picks CUDA when available; dtype ``"auto"`` is fp32 on CPU, bf16 on CUDA.
     batch_size:
-        Most rows in one ``generate`` call; a larger batch runs in chunks.
+        Most rows decoded together; further requests wait and join as rows finish.
     grammar_threads:
         Threads xgrammar may use to compile a grammar.
     threads:
@@ -122,7 +123,7 @@ class TransformersBackend(Backend):
         self.mask_seconds = 0.0
         """Time spent in the xgrammar mask, summed over all batches (for the bench)."""
         self.last_profile: dict[str, float] = {}
-        """Seconds by phase of the last ``generate`` call, for ``bench/batch.py``."""
+        """Seconds by phase (and token counts) of the last ``generate`` call, for the bench."""
 
     @classmethod
     def from_spec(cls, target: str | None, **options: Any) -> TransformersBackend:
@@ -186,125 +187,52 @@ class TransformersBackend(Backend):
         return self._grammars
 
     def generate(self, requests: Sequence[ChatRequest]) -> list[Completion]:
-        """Group requests by sampling settings, run each group as left-padded batches."""
-        prof = self.last_profile = defaultdict(float)
-        t0 = time.perf_counter()
-        texts = [self.render(r) for r in requests]
-        encoded = [self.tokenizer.encode(t, add_special_tokens=False) for t in texts]
-        prof["tokenize_s"] = time.perf_counter() - t0
-        for index, ids in enumerate(encoded):
-            if len(ids) >= self.context_window:
-                raise BackendError(
-                    f"prompt {index} has {len(ids)} tokens but {self.name} reads at most "
-                    f"{self.context_window}: budget the prompt to the context window"
-                )
-        t0 = time.perf_counter()
-        grammars = [
-            self._grammar_cache().compile(r.grammar) if r.grammar and self.supports_grammar else None
-            for r in requests
-        ]
-        prof["compile_s"] = time.perf_counter() - t0
-        groups: dict[tuple[float, float, int | None], list[int]] = defaultdict(list)
-        for index, request in enumerate(requests):
-            greedy = request.temperature <= 0
-            key = (0.0, 1.0, None) if greedy else (request.temperature, request.top_p, request.seed)
-            groups[key].append(index)
+        """Answer every request, continuously batched: shorter prompts first, a finished row
+        leaves the batch and a waiting one joins; a prompt too long for the window fails alone."""
+        started = time.perf_counter()
+        encoded = [self.tokenizer.encode(self.render(r), add_special_tokens=False) for r in requests]
+        prof: dict[str, float] = {"requests": len(requests), "tokenize_s": time.perf_counter() - started}
         results: list[Completion | None] = [None] * len(requests)
-        for (temperature, top_p, seed), indices in groups.items():
-            for start in range(0, len(indices), self.batch_size):
-                chunk = indices[start : start + self.batch_size]
-                completions = self._generate_batch(
-                    [encoded[i] for i in chunk],
-                    [grammars[i] for i in chunk],
-                    [requests[i].max_tokens for i in chunk],
-                    temperature,
-                    top_p,
-                    seed,
-                )
-                for index, completion in zip(chunk, completions):
-                    results[index] = completion
+        rows: dict[int, Row] = {}
+        for index, (request, ids) in enumerate(zip(requests, encoded)):
+            room = self.context_window - request.max_tokens
+            if len(ids) > room:
+                results[index] = Completion(
+                    "", prompt_tokens=len(ids), finish_reason="error",
+                    error=f"the prompt has {len(ids)} tokens but {self.name} reads at most {self.context_window} "
+                          f"(its context window) including the {request.max_tokens} of the reply: budget the "
+                          f"prompt to {max(0, room)} tokens",
+                )  # fmt: skip
+                continue
+            greedy = request.temperature <= 0
+            rows[index] = Row(ids, max(1, request.max_tokens), 0.0 if greedy else request.temperature,
+                              1.0 if greedy else request.top_p, request.seed)
+        t0 = time.perf_counter()
+        for index, row in rows.items():
+            grammar = requests[index].grammar
+            if grammar and self.supports_grammar:
+                row.matcher = self._xgr.GrammarMatcher(self._grammar_cache().compile(grammar))
+        prof["compile_s"] = time.perf_counter() - t0
+        call_start = time.perf_counter()
+        decoded = self._decoder().run(sorted(rows.values(), key=lambda r: len(r.prompt)))
+        for key, value in vars(decoded).items():
+            prof[key] = float(value)
+        self.mask_seconds += decoded.mask_s
+        for index, row in rows.items():
+            results[index] = Completion(
+                text=self.tokenizer.decode(row.tokens, skip_special_tokens=True),
+                prompt_tokens=len(row.prompt),
+                completion_tokens=len(row.tokens),
+                latency_s=row.finished_at - call_start,
+                finish_reason=row.finish,
+                error=row.error,
+            )
+        self.last_profile = prof
         return [c for c in results if c is not None]
 
-    def _generate_batch(
-        self,
-        prompts: list[list[int]],
-        grammars: list[Any | None],
-        limits: list[int],
-        temperature: float,
-        top_p: float,
-        seed: int | None,
-    ) -> list[Completion]:
-        torch = self._torch
-        width = max(len(p) for p in prompts)
-        limits = [max(1, min(limit, self.context_window - len(p))) for limit, p in zip(limits, prompts)]
-        input_ids = torch.full((len(prompts), width), self.pad_id, dtype=torch.long)
-        attention = torch.zeros((len(prompts), width), dtype=torch.long)
-        for row, ids in enumerate(prompts):
-            input_ids[row, width - len(ids) :] = torch.tensor(ids, dtype=torch.long)
-            attention[row, width - len(ids) :] = 1
-        mask = (
-            BatchGrammarMask(self._grammar_cache(), grammars)
-            if any(g is not None for g in grammars)
-            else None
-        )
-        sampling: dict[str, Any] = (
-            {"do_sample": True, "temperature": temperature, "top_p": top_p, "top_k": 0}
-            if temperature > 0
-            else {"do_sample": False, "temperature": None, "top_p": None, "top_k": None}
-        )
-        if seed is not None:
-            torch.manual_seed(seed)
-        started = time.perf_counter()
-        stamps: list[tuple[float, int]] = []
-
-        def clock(ids: Any, scores: Any) -> Any:
-            done = int((ids[:, width:].unsqueeze(-1) == torch.tensor(self.eos_ids)).any(-1).any(-1).sum())
-            stamps.append((time.perf_counter(), done))
-            return scores
-        with torch.inference_mode():
-            output = self.model.generate(
-                input_ids=input_ids.to(self.device),
-                attention_mask=attention.to(self.device),
-                max_new_tokens=max(limits),
-                eos_token_id=self.eos_ids,
-                pad_token_id=self.pad_id,
-                logits_processor=([mask] if mask is not None else []) + [clock],
-                **sampling,
-            )
-        latency = time.perf_counter() - started
-        if mask is not None:
-            self.mask_seconds += mask.seconds
-        prof = self.last_profile
-        prof["batches"] += 1
-        prof["prefill_s"] += stamps[0][0] - started
-        prof["decode_s"] += latency - (stamps[0][0] - started)
-        prof["mask_s"] += mask.seconds if mask is not None else 0.0
-        prof["prompt_tokens"] += sum(len(p) for p in prompts)
-        prof["padded_prompt_tokens"] += width * len(prompts)
-        prof["decode_steps"] += len(stamps)
-        for (t_prev, _), (t_next, done) in zip(stamps, stamps[1:]):
-            prof["wait_s"] += (t_next - t_prev) * done / len(prompts)
-            prof["row_steps"] += len(prompts) - done
-        completions = []
-        for row, (ids, limit) in enumerate(zip(prompts, limits)):
-            generated = output[row, width:].tolist()[:limit]
-            stop = next((i for i, t in enumerate(generated) if t in self.eos_ids), None)
-            tokens = generated[:stop] if stop is not None else generated
-            error = None
-            finish = "stop" if stop is not None else "length"
-            if mask is not None and mask.failed[row]:
-                finish, error = "error", "the grammar matcher refused a sampled token"
-            completions.append(
-                Completion(
-                    text=self.tokenizer.decode(tokens, skip_special_tokens=True),
-                    prompt_tokens=len(ids),
-                    completion_tokens=len(tokens),
-                    latency_s=latency,
-                    finish_reason=finish,
-                    error=error,
-                )
-            )
-        return completions
+    def _decoder(self) -> BatchDecoder:
+        return BatchDecoder(self.model, self._torch, self.eos_ids, self.batch_size, self._xgr,
+                            int(self.model.config.vocab_size))
 
     def close(self) -> None:
         """Drop the model so its memory can be freed."""

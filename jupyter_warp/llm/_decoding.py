@@ -1,0 +1,195 @@
+"""Continuous batching for the transformers backend: rows join and leave the running batch.
+
+``model.generate`` pads every prompt of a batch to the longest one and decodes every row
+until the longest reply is done (finished rows keep computing padding). Here each prompt
+is prefilled alone (no padding, the causal fast path), its key/value cache is merged into
+the running batch (left-padded to a common width), a row leaves the batch the step it
+finishes, and a waiting prompt takes its place. Each row samples with its own seeded
+generator, so a reply does not depend on which other requests share the batch.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Sequence
+
+
+@dataclass
+class Row:
+    """One request being decoded."""
+
+    prompt: list[int]
+    limit: int
+    temperature: float = 0.0
+    top_p: float = 1.0
+    seed: int | None = None
+    matcher: Any = None
+    """An ``xgrammar.GrammarMatcher``, or None: unconstrained."""
+    tokens: list[int] = field(default_factory=list)
+    finish: str = ""
+    """``stop``, ``length`` or ``error`` once the row is done."""
+    error: str | None = None
+    finished_at: float = 0.0
+    generator: Any = None
+
+
+@dataclass
+class DecodeProfile:
+    """Where one decode call's time went, for ``last_profile``."""
+
+    prefill_s: float = 0.0
+    decode_s: float = 0.0
+    """Decode steps: forward passes, the grammar mask and sampling."""
+    mask_s: float = 0.0
+    sample_s: float = 0.0
+    merge_s: float = 0.0
+    """Joining a prefilled row's cache to the running batch, and dropping finished rows."""
+    decode_steps: int = 0
+    row_steps: int = 0
+    """Rows summed over decode steps (the batch's occupancy)."""
+    prompt_tokens: int = 0
+
+
+class BatchDecoder:
+    """Decodes rows with at most ``batch_size`` in flight; a row's result lands on the row."""
+
+    def __init__(self, model: Any, torch: Any, eos_ids: Sequence[int], batch_size: int,
+                 xgr: Any = None, vocab_size: int = 0, clock: Callable[[], float] = time.perf_counter) -> None:
+        import inspect
+
+        from transformers import DynamicCache
+
+        self.model, self.torch, self._cache_class = model, torch, DynamicCache
+        # transformers 5 renamed the forward's ``past_key_values`` to ``cache``.
+        self._cache_kw = "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
+        self.device = next(model.parameters()).device
+        self.eos = set(eos_ids)
+        self.batch_size = max(1, batch_size)
+        self.xgr, self.vocab_size, self.clock = xgr, vocab_size, clock
+
+    def run(self, rows: Sequence[Row]) -> DecodeProfile:
+        """Decode every row; rows wait in the given order for a free place in the batch."""
+        torch, prof = self.torch, DecodeProfile()
+        waiting, running = list(rows), []
+        cache = mask = positions = logits = None
+        with torch.inference_mode():
+            while waiting or running:
+                while waiting and len(running) < self.batch_size:
+                    row = waiting.pop(0)
+                    t0 = self.clock()
+                    row_cache, row_logits = self._prefill(row)
+                    prof.prefill_s += self.clock() - t0
+                    prof.prompt_tokens += len(row.prompt)
+                    t0 = self.clock()
+                    row_mask = torch.ones((1, len(row.prompt)), dtype=torch.long, device=self.device)
+                    row_pos = torch.tensor([len(row.prompt)], device=self.device)
+                    if cache is None:
+                        cache, mask, positions, logits = row_cache, row_mask, row_pos, row_logits
+                    else:
+                        mask = self._merge(cache, row_cache, mask, row_mask)
+                        positions = torch.cat([positions, row_pos])
+                        logits = torch.cat([logits, row_logits])
+                    running.append(row)
+                    prof.merge_s += self.clock() - t0
+                t0 = self.clock()
+                tokens = self._choose(running, logits, prof)
+                keep = [i for i, (row, token) in enumerate(zip(running, tokens)) if not self._accept(row, token)]
+                if len(keep) < len(running):
+                    t1 = self.clock()
+                    running = [running[i] for i in keep]
+                    if not running:
+                        cache = mask = positions = logits = None
+                        prof.decode_s += self.clock() - t0
+                        continue
+                    mask, positions = self._select(cache, mask, positions, keep)
+                    tokens = [tokens[i] for i in keep]
+                    prof.merge_s += self.clock() - t1
+                mask = torch.cat([mask, mask.new_ones((len(running), 1))], dim=1)
+                out = self.model(
+                    input_ids=torch.tensor(tokens, device=self.device)[:, None],
+                    attention_mask=mask,
+                    position_ids=positions[:, None],
+                    use_cache=True,
+                    **{self._cache_kw: cache},
+                )
+                positions = positions + 1
+                logits = out.logits[:, -1, :].float()
+                prof.decode_s += self.clock() - t0
+                prof.decode_steps += 1
+                prof.row_steps += len(running)
+        return prof
+
+    def _prefill(self, row: Row) -> tuple[Any, Any]:
+        """The row's cache and its next-token logits, from the prompt alone."""
+        torch = self.torch
+        cache = self._cache_class()
+        ids = torch.tensor([row.prompt], device=self.device)
+        out = self.model(input_ids=ids, use_cache=True, logits_to_keep=1, **{self._cache_kw: cache})
+        if row.seed is not None and row.temperature > 0:
+            row.generator = torch.Generator(device=self.device).manual_seed(row.seed)
+        return cache, out.logits[:, -1, :].float()
+
+    def _merge(self, cache: Any, other: Any, mask: Any, other_mask: Any) -> Any:
+        """Append ``other``'s rows to ``cache`` (in place), left-padding the shorter; the new mask."""
+        torch = self.torch
+        pad = torch.nn.functional.pad
+        width, other_width = mask.shape[1], other_mask.shape[1]
+        full = max(width, other_width)
+        for layer, add in zip(cache.layers, other.layers):
+            layer.keys = torch.cat([pad(layer.keys, (0, 0, full - width, 0)), pad(add.keys, (0, 0, full - other_width, 0))])
+            layer.values = torch.cat([pad(layer.values, (0, 0, full - width, 0)),
+                                      pad(add.values, (0, 0, full - other_width, 0))])
+        return torch.cat([pad(mask, (full - width, 0)), pad(other_mask, (full - other_width, 0))])
+
+    def _select(self, cache: Any, mask: Any, positions: Any, keep: list[int]) -> tuple[Any, Any]:
+        """Keep only rows ``keep``, and drop the padding columns no kept row needs."""
+        index = self.torch.tensor(keep, device=self.device)
+        mask, positions = mask[index], positions[index]
+        lead = int(mask.any(dim=0).int().argmax())
+        for layer in cache.layers:
+            layer.keys, layer.values = layer.keys[index, :, lead:], layer.values[index, :, lead:]
+        return mask[:, lead:], positions
+
+    def _choose(self, rows: Sequence[Row], logits: Any, prof: DecodeProfile) -> list[int]:
+        """One token per row: the grammar mask, then greedy or temperature and top-p sampling."""
+        torch = self.torch
+        t0 = self.clock()
+        constrained = [i for i, r in enumerate(rows) if r.matcher is not None and not r.matcher.is_terminated()]
+        if constrained:
+            bitmask = self.xgr.allocate_token_bitmask(len(rows), self.vocab_size)
+            for i in constrained:
+                rows[i].matcher.fill_next_token_bitmask(bitmask, i)
+            if logits.device.type in ("cpu", "cuda"):
+                self.xgr.apply_token_bitmask_inplace(logits, bitmask.to(logits.device), vocab_size=self.vocab_size,
+                                                     indices=constrained)
+            else:  # xgrammar's kernels cover CPU and CUDA only
+                cpu = logits.cpu()
+                self.xgr.apply_token_bitmask_inplace(cpu, bitmask, vocab_size=self.vocab_size, indices=constrained)
+                logits = cpu.to(logits.device)
+        t1 = self.clock()
+        prof.mask_s += t1 - t0
+        tokens = logits.argmax(dim=-1).tolist()
+        for i, row in enumerate(rows):
+            if row.temperature > 0:
+                probs = torch.softmax(logits[i] / row.temperature, dim=-1)
+                ranked, order = probs.sort(descending=True)
+                kept = int(((ranked.cumsum(0) - ranked) < row.top_p).sum().clamp(min=1))
+                pick = torch.multinomial(ranked[:kept], 1, generator=row.generator)
+                tokens[i] = int(order[pick])
+        prof.sample_s += self.clock() - t1
+        return tokens
+
+    def _accept(self, row: Row, token: int) -> bool:
+        """Take ``token`` into ``row``; True when the row is done."""
+        if row.matcher is not None and not row.matcher.is_terminated() and not row.matcher.accept_token(token):
+            row.finish, row.error = "error", "the grammar matcher refused a sampled token"
+        elif token in self.eos:
+            row.finish = "stop"
+        else:
+            row.tokens.append(token)
+            if len(row.tokens) >= row.limit:
+                row.finish = "length"
+        if row.finish:
+            row.finished_at = self.clock()
+        return bool(row.finish)

@@ -1,0 +1,149 @@
+"""The self-measuring lockstep fallback (``jupyter_warp.lockstep.Pacer``) on a backend whose
+batch cost is scripted on a fake clock, alone and inside ``run_lockstep``."""
+
+from __future__ import annotations
+
+from typing import Callable, Sequence
+
+import pytest
+
+from jupyter_warp.batch import Question, run_lockstep
+from jupyter_warp.config import WarpConfig
+from jupyter_warp.llm.base import Backend
+from jupyter_warp.lockstep import Pacer
+from jupyter_warp.records import ChatRequest, Completion
+from jupyter_warp.runs import Run
+from scripted import MemorySearcher, ScriptedBackend, good_script
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class CostedBackend(Backend):
+    """Answers through ``inner`` and advances the fake clock by ``cost(batch size)`` seconds
+    per call; every reply counts ``tokens`` generated tokens."""
+
+    def __init__(self, clock: FakeClock, cost: Callable[[int], float], inner: Backend | None = None,
+                 tokens: int = 10) -> None:
+        self.clock, self.cost, self.inner, self.tokens = clock, cost, inner, tokens
+        self.sizes: list[int] = []
+
+    def generate(self, requests: Sequence[ChatRequest]) -> list[Completion]:
+        self.sizes.append(len(requests))
+        self.clock.now += self.cost(len(requests))
+        if self.inner is None:
+            return [Completion(r.prompt.upper(), completion_tokens=self.tokens) for r in requests]
+        return [Completion(c.text, c.prompt_tokens, self.tokens, c.latency_s) for c in self.inner.generate(requests)]
+
+    def count_tokens(self, text: str) -> int:
+        return len(text) // 4 + 1
+
+
+def per_request(costs: dict[int, float]) -> Callable[[int], float]:
+    """A call of n requests costs n times the per-request cost of its size (the largest key <= n)."""
+    return lambda n: n * costs[max(k for k in costs if k <= n)]
+
+
+def rounds(pacer: Pacer, backend: CostedBackend, n: int, count: int) -> list[list[int]]:
+    """The call sizes of ``count`` rounds of ``n`` requests each."""
+    out = []
+    for r in range(count):
+        before = len(backend.sizes)
+        requests = [ChatRequest(f"q{i} r{r}") for i in range(n)]
+        got = pacer.generate(backend.generate, requests)
+        assert [c.text for c in got] == [q.prompt.upper() for q in requests]  # every reply, in order
+        out.append(backend.sizes[before:])
+    return out
+
+
+def test_keeps_batching_when_a_batch_is_cheaper() -> None:
+    clock, notes = FakeClock(), []
+    backend = CostedBackend(clock, per_request({1: 1.0, 2: 0.5}))
+    pacer = Pacer(clock=clock, on_note=notes.append)
+    sizes = rounds(pacer, backend, 4, 6)
+    assert sizes[:2] == [[1, 3], [1, 3]]  # measuring: one alone, the rest together
+    assert sizes[2:] == [[4]] * 4  # then the whole round in one call
+    assert pacer.settled and pacer.limit is None and notes == []
+    assert pacer.summary()["ratio"] == pytest.approx(0.5)
+
+
+def test_falls_back_to_one_at_a_time_when_batching_is_slower() -> None:
+    clock, notes = FakeClock(), []
+    backend = CostedBackend(clock, per_request({1: 1.0, 2: 1.3}))
+    pacer = Pacer(clock=clock, on_note=notes.append)
+    sizes = rounds(pacer, backend, 4, 6)
+    assert sizes[:2] == [[1, 3], [1, 3]]
+    assert sizes[2] == [2, 2]  # half the batch first
+    assert sizes[3:] == [[1, 1, 1, 1]] * 3  # still slower: one question at a time
+    assert len(notes) == 1 and "one question at a time" in notes[0] and "1.30x" in notes[0]
+    assert pacer.settled and pacer.limit == 1
+
+
+def test_settles_on_the_batch_size_that_pays() -> None:
+    clock, notes = FakeClock(), []
+    backend = CostedBackend(clock, per_request({1: 1.0, 2: 0.7, 3: 1.2}))  # pairs pay, larger batches do not
+    pacer = Pacer(clock=clock, on_note=notes.append)
+    sizes = rounds(pacer, backend, 4, 5)
+    assert sizes[:2] == [[1, 3], [1, 3]]
+    assert sizes[2:] == [[2, 2]] * 3
+    assert notes == [notes[0]] and "batches of at most 2" in notes[0]
+
+
+def test_measures_before_deciding_and_respects_max_batch() -> None:
+    clock = FakeClock()
+    backend = CostedBackend(clock, per_request({1: 1.0, 2: 5.0}))
+    pacer = Pacer(max_batch=3, samples=3, clock=clock)
+    sizes = rounds(pacer, backend, 7, 4)
+    assert sizes == [[1, 3, 3]] * 3 + [[1] * 7]  # 3 single calls measured before giving up
+    # Two requests a round: both singles in one round, then pairs until both kinds are known.
+    pacer, backend = Pacer(clock=clock), CostedBackend(clock, per_request({1: 1.0, 2: 0.5}))
+    assert rounds(pacer, backend, 2, 2) == [[1, 1], [2]] and not pacer.settled
+    assert rounds(pacer, backend, 2, 2) == [[2], [2]] and pacer.settled and pacer.limit is None
+
+
+def test_a_margin_tolerates_a_batch_that_is_about_as_fast() -> None:
+    clock = FakeClock()
+    strict = Pacer(clock=clock)
+    rounds(strict, CostedBackend(clock, per_request({1: 1.0, 2: 1.04})), 4, 4)
+    tolerant = Pacer(margin=0.1, clock=clock)
+    rounds(tolerant, CostedBackend(clock, per_request({1: 1.0, 2: 1.04})), 4, 4)
+    assert strict.limit == 1 and tolerant.limit is None and tolerant.settled
+
+
+def test_slow_batches_fall_back_inside_run_lockstep(tmp_path) -> None:
+    """The same questions one by one and in lockstep through the pacer: the same steps,
+    valid reports, and the lockstep rounds end up one request per call."""
+    config = WarpConfig(max_steps=12, max_extends=0, first_k=2, k=2)
+    questions = [Question(f"q{i}", f"Question number {i} about alpha?") for i in range(4)]
+    clock, notes = FakeClock(), []
+    pacer = Pacer(clock=clock, on_note=notes.append)
+    costed = CostedBackend(clock, per_request({1: 1.0, 2: 1.5}), inner=ScriptedBackend(good_script()))
+
+    class Paced(Backend):
+        """How the batch driver calls the pacer: each round's requests through ``pacer.generate``."""
+
+        supports_grammar = True
+
+        def generate(self, requests: Sequence[ChatRequest]) -> list[Completion]:
+            return pacer.generate(costed.generate, requests)
+
+        def count_tokens(self, text: str) -> int:
+            return costed.count_tokens(text)
+
+    rows = run_lockstep(questions, config, tmp_path / "lockstep", backend=Paced(), searcher=MemorySearcher())
+    assert [r.status for r in rows] == ["done"] * 4
+    assert len(notes) == 1 and "one question at a time" in notes[0]
+    assert costed.sizes[-4:] == [1, 1, 1, 1]
+    for q in questions:
+        alone = Run.create(q.question, config, run_dir=tmp_path / "alone" / q.id, backend=ScriptedBackend(good_script()),
+                           searcher=MemorySearcher()).run()
+        together = Run.resume(tmp_path / "lockstep" / q.id / "run")
+        assert [s.state for s in together.steps] == [s.state for s in alone.steps]
+        assert all(s.error is None for s in together.steps)
+        assert together.state.status == alone.state.status == "done"
+        assert (tmp_path / "lockstep" / q.id / "report.md").read_text(encoding="utf-8").count("[1]") >= 1
