@@ -50,17 +50,17 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from jupyter_warp.actions import query_language  # noqa: E402
-from jupyter_warp.batch import Question, run_lockstep  # noqa: E402
+from jupyter_warp.batch import Question, run_lockstep, write_reports  # noqa: E402
 from jupyter_warp.commands import DEMO_BUDGET  # noqa: E402
 from jupyter_warp.config import WarpConfig  # noqa: E402
 from jupyter_warp.llm.base import Backend  # noqa: E402
-from jupyter_warp.lockstep import Pacer  # noqa: E402
+from jupyter_warp.lockstep import Pacer, run_turns  # noqa: E402
 from jupyter_warp.policy import WarpPolicy  # noqa: E402
 from jupyter_warp.records import ChatRequest, Completion, Searcher  # noqa: E402
 from jupyter_warp.runs import Run  # noqa: E402
 
 DEFAULT_QUESTIONS = ROOT.parent / "shared" / "data" / "deep_research_bench" / "query.jsonl"
-BACKEND_PHASES = ("tokenize_s", "compile_s", "prefill_s", "decode_s", "wait_s", "mask_s")
+MODES = ("sequential", "lockstep", "rounds")
 PHASE_NAMES = {
     "prompt_s": "prompt building (policy.prepare)",
     "tokenize_s": "chat template + tokenize",
@@ -69,6 +69,8 @@ PHASE_NAMES = {
     "decode_s": "decode",
     "wait_s": "  of which on finished rows (waiting on the longest)",
     "mask_s": "  of which grammar mask",
+    "sample_s": "  of which sampling",
+    "merge_s": "rows joining and leaving the batch",
     "row_wait_s": "replies waiting for their round's slowest",
     "backend_s": "backend calls in all",
     "engine_s": "engine (validate, search, save)",
@@ -86,6 +88,19 @@ class RecordingBackend(Backend):
         self.supports_grammar = inner.supports_grammar
         self.calls: list[dict[str, Any]] = []
         self._lock = threading.Lock()
+        if callable(getattr(inner, "generate_refilled", None)):
+            self.generate_refilled = self._refilled
+
+    def _refilled(self, requests: Sequence[ChatRequest], refill: Callable[[int, Completion], ChatRequest | None]) -> None:
+        """The whole run is one call; the caller's work inside ``refill`` is not backend time."""
+        t0 = time.perf_counter()
+        self.inner.generate_refilled(requests, refill)  # type: ignore[attr-defined]
+        profile = dict(self.inner.last_profile)  # type: ignore[attr-defined]
+        wall = time.perf_counter() - t0 - profile.get("refill_s", 0.0)
+        self.calls.append({"n": int(profile.get("requests", len(requests))), "wall_s": wall, "latency_s": []})
+        self.phases["backend_s"] += wall
+        for key, value in profile.items():
+            self.phases[key] += value
 
     def _call(self, requests: Sequence[ChatRequest]) -> list[Completion]:
         t0 = time.perf_counter()
@@ -233,6 +248,33 @@ def run_lockstep_all(questions: Sequence[Question], config: WarpConfig, out: Pat
     return [Run.resume(out / q.id / "run") for q in questions]
 
 
+def run_turns_all(questions: Sequence[Question], config: WarpConfig, out: Path, backend: Backend,
+                  searcher: Searcher, pacer: Pacer | None = None) -> list[Run]:
+    """Lockstep through ``jupyter_warp.lockstep.run_turns``, driven here as the batch driver will."""
+    runs = {q.id: Run.create(q.question, config, run_dir=out / q.id / "run", backend=backend, searcher=searcher)
+            for q in questions}
+    turns: dict[str, Any] = {}
+
+    def next_turn(qid: str) -> ChatRequest | None:
+        run = runs[qid]
+        turn = run.policy.prepare()
+        if turn is None:
+            run.save()
+            write_reports(run, out / qid)
+            print(f"  lockstep {qid}: {run.summary_line()}", file=sys.stderr)
+            return None
+        turns[qid] = turn
+        return turn.request
+
+    def next_request(qid: str, completion: Completion) -> ChatRequest | None:
+        runs[qid].record(runs[qid].policy.apply(turns[qid], completion))
+        return next_turn(qid)
+
+    first = {qid: request for qid in runs if (request := next_turn(qid)) is not None}
+    run_turns(backend, first, next_request, pacer)
+    return [runs[q.id] for q in questions]
+
+
 def run_mode(args: argparse.Namespace, target: str, mode: str, questions: Sequence[Question], config: WarpConfig,
              searcher: Searcher) -> dict[str, Any]:
     """One mode on a fresh backend: wall time, phases, step figures."""
@@ -244,15 +286,20 @@ def run_mode(args: argparse.Namespace, target: str, mode: str, questions: Sequen
         inner = get_backend(spec)
         load_s = time.perf_counter() - t0
         pacer = Pacer(on_note=lambda note: print(f"  pacer: {note}", file=sys.stderr)) \
-            if args.pacer and mode == "lockstep" else None
+            if mode == "lockstep" or (args.pacer and mode == "rounds") else None
+        if args.no_refill and hasattr(inner, "generate_refilled"):
+            inner = _RoundsOnly(inner)
         folder = args.out / target / mode
         shutil.rmtree(folder, ignore_errors=True)
         before = server.metrics() if server is not None else None
         print(f"{target} {mode}: {len(questions)} questions, max_steps {config.max_steps} ({spec})", file=sys.stderr)
-        with RecordingBackend(inner, phases, pacer) as backend, timed_policy(phases):
+        with RecordingBackend(inner, phases, pacer if mode == "rounds" else None) as backend, timed_policy(phases):
             t0 = time.perf_counter()
-            fn = run_sequential if mode == "sequential" else run_lockstep_all
-            runs = fn(questions, config.replace(model=spec), folder, backend, searcher)
+            if mode == "lockstep":
+                runs = run_turns_all(questions, config.replace(model=spec), folder, backend, searcher, pacer)
+            else:
+                fn = run_sequential if mode == "sequential" else run_lockstep_all
+                runs = fn(questions, config.replace(model=spec), folder, backend, searcher)
             seconds = time.perf_counter() - t0
         stats = step_stats(runs)
         accounted = sum(phases[k] for k in ("prompt_s", "backend_s", "engine_s"))
@@ -264,6 +311,18 @@ def run_mode(args: argparse.Namespace, target: str, mode: str, questions: Sequen
         if server is not None:
             stats["busy_slots_per_decode"] = round(server.busy_slots_per_decode(since=before), 3)
     return stats
+
+
+class _RoundsOnly:
+    """A backend seen without ``generate_refilled``, so that ``run_turns`` answers in rounds."""
+
+    def __init__(self, inner: Backend) -> None:
+        self._inner = inner
+
+    def __getattr__(self, name: str) -> Any:
+        if name == "generate_refilled":
+            raise AttributeError(name)
+        return getattr(self._inner, name)
 
 
 def bench(args: argparse.Namespace) -> dict[str, Any]:
@@ -293,23 +352,27 @@ def report_lines(result: dict[str, Any]) -> list[str]:
     """Per target: the headline figures, then the profile by phase side by side."""
     lines = [f"# load average before {result['load_before']}, after {result.get('load_after')}"]
     for target in ("in_process", "server"):
-        modes = [(m, result[target][m]) for m in ("sequential", "lockstep") if result.get(target, {}).get(m)]
+        modes = [(m, result[target][m]) for m in MODES if result.get(target, {}).get(m)]
         if not modes:
             continue
-        seq, lock = result[target].get("sequential"), result[target].get("lockstep")
+        seq = result[target].get("sequential")
         lines.append(f"# {target} ({modes[0][1]['spec']}; {result['n']} questions, "
                      f"max_steps {result['config']['max_steps']})")
         lines += [f"{m}_s: {r['seconds']:.1f}" for m, r in modes]
-        if seq and lock:
-            lines.append(f"speedup: {seq['seconds'] / lock['seconds']:.2f}  (steps taken {seq['steps']} vs "
-                         f"{lock['steps']}; per step {(seq['seconds'] / max(1, seq['steps'])) / (lock['seconds'] / max(1, lock['steps'])):.2f})")
+        for m, r in modes:
+            if seq and m != "sequential":
+                name = "speedup" if m == "lockstep" else f"speedup_{m}"
+                lines.append(f"{name}: {seq['seconds'] / r['seconds']:.2f}  (steps taken {seq['steps']} vs "
+                             f"{r['steps']}; per step {(seq['seconds'] / max(1, seq['steps'])) / (r['seconds'] / max(1, r['steps'])):.2f})")
         lines.append(f"{'phase (s)':<54}" + "".join(f"{m:>12}" for m, _ in modes))
         for key, name in PHASE_NAMES.items():
             values = [r["phases"].get(key) for _, r in modes]
             if any(v for v in values):
                 lines.append(f"  {name:<52}" + "".join(f"{v or 0.0:>12.1f}" for v in values))
+        lines.append(f"  {'rows per decode step (batch occupancy)':<52}" + "".join(
+            f"{r['phases'].get('row_steps', 0) / max(1, r['phases'].get('decode_steps', 0)):>12.2f}" for _, r in modes))
         for m, r in modes:
-            lines.append(f"{m}: {r['calls']} calls for {r['requests']} requests, overlap {r['overlap']:.2f}, "
+            lines.append(f"{m}: {r['calls']} calls for {r['requests']} requests, "
                          f"{r['prompt_tokens']}+{r['completion_tokens']} tokens, "
                          f"{r['completion_tokens'] / r['seconds']:.1f} completion tok/s, ok steps "
                          f"{r['ok_steps']}/{r['steps']} {r['ok_by_state']}, runs {r['status']}, load {r['load_s']} s"
@@ -333,16 +396,19 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--threads", type=int, default=1, help="llama-server threads; 0: its own default")
     p.add_argument("--max-steps", type=int, default=8)
     p.add_argument("--seed", type=int, default=0, help="per-step seeds (seed + step) so both modes ask alike")
-    p.add_argument("--pacer", action="store_true",
-                   help="lockstep through the self-measuring fallback (jupyter_warp.lockstep.Pacer)")
-    p.add_argument("--modes", default="sequential,lockstep", help="comma-separated: sequential, lockstep")
+    p.add_argument("--pacer", action="store_true", help="the rounds mode through the self-measuring fallback too")
+    p.add_argument("--no-refill", action="store_true",
+                   help="lockstep in rounds (through the fallback) even where the backend can refill its batch")
+    p.add_argument("--modes", default="sequential,lockstep",
+                   help="comma-separated: sequential; lockstep (jupyter_warp.lockstep.run_turns: the batch refilled "
+                        "as rows finish, or rounds through the fallback); rounds (today's run_lockstep)")
     p.add_argument("--out", type=Path, default=ROOT / "out" / "bench-batch")
     p.add_argument("--json", type=Path, default=None, help="write the full result here (default: OUT/result.json)")
     p.add_argument("--report-only", action="store_true", help="run nothing: print the figures in --json")
     args = p.parse_args(argv)
     args.modes = [m.strip() for m in args.modes.split(",") if m.strip()]
-    if set(args.modes) - {"sequential", "lockstep"}:
-        p.error(f"unknown mode(s) {sorted(set(args.modes) - {'sequential', 'lockstep'})}: use sequential, lockstep")
+    if set(args.modes) - set(MODES):
+        p.error(f"unknown mode(s) {sorted(set(args.modes) - set(MODES))}: use {', '.join(MODES)}")
     server = bool(args.server or args.llama_server)
     args.targets = (["in_process"] if args.in_process or not server else []) + (["server"] if server else [])
     return args

@@ -8,7 +8,9 @@ sends one request of a round alone and the rest together (the same kind of work,
 the questions of a round are mostly in the same state); once both sides have been
 measured ``samples`` times it compares the seconds per generated token and keeps the
 batch, tries half of it, or answers one request at a time, and says which once, through
-``on_note``. No I/O; the clock is a parameter so that tests can script the costs.
+``on_note``. ``run_turns`` is what a batch driver calls: rounds through a ``Pacer``, or, on
+a backend that can refill its batch, no rounds at all. No I/O; the clock is a parameter
+so that tests can script the costs.
 """
 
 from __future__ import annotations
@@ -16,13 +18,14 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Hashable, Mapping, Sequence, TypeVar
 
 from .records import ChatRequest, Completion
 
 log = logging.getLogger(__name__)
 
 Generate = Callable[[Sequence[ChatRequest]], list[Completion]]
+K = TypeVar("K", bound=Hashable)
 
 
 @dataclass
@@ -145,6 +148,35 @@ class Pacer:
             "single_calls": self._single.calls,
             "batched_calls": self._batched.calls,
         }
+
+
+def run_turns(backend: Any, first: Mapping[K, ChatRequest], next_request: Callable[[K, Completion], ChatRequest | None],
+              pacer: Pacer | None = None) -> None:
+    """Answer many questions' turns until each one's ``next_request`` returns None.
+
+    ``first`` holds each question's first request; ``next_request(question, completion)``
+    takes a reply (the caller applies and saves it) and returns that question's next
+    request, or None when it is done. A backend with ``generate_refilled`` (the in-process
+    transformers backend) keeps its batch full: a question's next turn joins the running
+    batch as soon as its reply is done. Any other backend answers in rounds, one per
+    ``generate`` call through ``pacer``, which falls back to smaller calls where batching
+    is slower.
+    """
+    keys = list(first)
+    refilled = getattr(backend, "generate_refilled", None)
+    if callable(refilled):
+        refilled([first[k] for k in keys], lambda slot, completion: next_request(keys[slot], completion))
+        return
+    pacer = pacer or Pacer()
+    pending = dict(first)
+    while pending:
+        asked = list(pending)
+        completions = pacer.generate(backend.generate, [pending[k] for k in asked])
+        pending = {}
+        for key, completion in zip(asked, completions):
+            request = next_request(key, completion)
+            if request is not None:
+                pending[key] = request
 
 
 def _even(n: int, cap: int) -> list[int]:

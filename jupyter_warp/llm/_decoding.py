@@ -15,6 +15,10 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
 
+_NUCLEUS_GUESS = 64
+"""Most likely tokens ranked before falling back to sorting the vocabulary for top-p."""
+
+
 @dataclass
 class Row:
     """One request being decoded."""
@@ -26,6 +30,9 @@ class Row:
     seed: int | None = None
     matcher: Any = None
     """An ``xgrammar.GrammarMatcher``, or None: unconstrained."""
+    slot: int = 0
+    """Which question (request list position) the row answers."""
+    admitted_at: float = 0.0
     tokens: list[int] = field(default_factory=list)
     finish: str = ""
     """``stop``, ``length`` or ``error`` once the row is done."""
@@ -54,8 +61,10 @@ class DecodeProfile:
 class BatchDecoder:
     """Decodes rows with at most ``batch_size`` in flight; a row's result lands on the row."""
 
-    def __init__(self, model: Any, torch: Any, eos_ids: Sequence[int], batch_size: int,
-                 xgr: Any = None, vocab_size: int = 0, clock: Callable[[], float] = time.perf_counter) -> None:
+    def __init__(self, model: Any, torch: Any, eos_ids: Sequence[int], batch_size: int, xgr: Any = None,
+                 vocab_size: int = 0, prefill_bf16: bool = False,
+                 clock: Callable[[], float] = time.perf_counter) -> None:
+        import contextlib
         import inspect
 
         from transformers import DynamicCache
@@ -67,9 +76,14 @@ class BatchDecoder:
         self.eos = set(eos_ids)
         self.batch_size = max(1, batch_size)
         self.xgr, self.vocab_size, self.clock = xgr, vocab_size, clock
+        self._prefill_context: Callable[[], Any] = (
+            (lambda: torch.autocast(self.device.type, dtype=torch.bfloat16)) if prefill_bf16 else contextlib.nullcontext
+        )
 
-    def run(self, rows: Sequence[Row]) -> DecodeProfile:
-        """Decode every row; rows wait in the given order for a free place in the batch."""
+    def run(self, rows: Sequence[Row], on_finish: Callable[[Row], Row | None] | None = None) -> DecodeProfile:
+        """Decode every row; rows wait in order for a place in the batch. ``on_finish`` gets each
+        row the step it finishes and may hand back a new row (the same question's next turn),
+        which joins the running batch as soon as there is room."""
         torch, prof = self.torch, DecodeProfile()
         waiting, running = list(rows), []
         cache = mask = positions = logits = None
@@ -79,9 +93,9 @@ class BatchDecoder:
                     row = waiting.pop(0)
                     t0 = self.clock()
                     row_cache, row_logits = self._prefill(row)
-                    prof.prefill_s += self.clock() - t0
+                    t1 = self.clock()
+                    prof.prefill_s += t1 - t0
                     prof.prompt_tokens += len(row.prompt)
-                    t0 = self.clock()
                     row_mask = torch.ones((1, len(row.prompt)), dtype=torch.long, device=self.device)
                     row_pos = torch.tensor([len(row.prompt)], device=self.device)
                     if cache is None:
@@ -91,20 +105,27 @@ class BatchDecoder:
                         positions = torch.cat([positions, row_pos])
                         logits = torch.cat([logits, row_logits])
                     running.append(row)
-                    prof.merge_s += self.clock() - t0
+                    prof.merge_s += self.clock() - t1
                 t0 = self.clock()
                 tokens = self._choose(running, logits, prof)
                 keep = [i for i, (row, token) in enumerate(zip(running, tokens)) if not self._accept(row, token)]
+                prof.decode_s += self.clock() - t0
                 if len(keep) < len(running):
-                    t1 = self.clock()
-                    running = [running[i] for i in keep]
-                    if not running:
+                    t0 = self.clock()
+                    done = [row for i, row in enumerate(running) if i not in keep]
+                    running, tokens = [running[i] for i in keep], [tokens[i] for i in keep]
+                    if running:
+                        mask, positions = self._select(cache, mask, positions, keep)
+                    else:
                         cache = mask = positions = logits = None
-                        prof.decode_s += self.clock() - t0
+                    prof.merge_s += self.clock() - t0
+                    for row in done:
+                        follow = on_finish(row) if on_finish else None
+                        if follow is not None:
+                            waiting.append(follow)
+                    if not running:
                         continue
-                    mask, positions = self._select(cache, mask, positions, keep)
-                    tokens = [tokens[i] for i in keep]
-                    prof.merge_s += self.clock() - t1
+                t0 = self.clock()
                 mask = torch.cat([mask, mask.new_ones((len(running), 1))], dim=1)
                 out = self.model(
                     input_ids=torch.tensor(tokens, device=self.device)[:, None],
@@ -125,7 +146,12 @@ class BatchDecoder:
         torch = self.torch
         cache = self._cache_class()
         ids = torch.tensor([row.prompt], device=self.device)
-        out = self.model(input_ids=ids, use_cache=True, logits_to_keep=1, **{self._cache_kw: cache})
+        with self._prefill_context():
+            out = self.model(input_ids=ids, use_cache=True, logits_to_keep=1, **{self._cache_kw: cache})
+        dtype = self.model.dtype
+        for layer in cache.layers:
+            if layer.keys.dtype != dtype or layer.values.dtype != dtype:
+                layer.keys, layer.values = layer.keys.to(dtype), layer.values.to(dtype)
         if row.seed is not None and row.temperature > 0:
             row.generator = torch.Generator(device=self.device).manual_seed(row.seed)
         return cache, out.logits[:, -1, :].float()
@@ -172,13 +198,21 @@ class BatchDecoder:
         tokens = logits.argmax(dim=-1).tolist()
         for i, row in enumerate(rows):
             if row.temperature > 0:
-                probs = torch.softmax(logits[i] / row.temperature, dim=-1)
-                ranked, order = probs.sort(descending=True)
-                kept = int(((ranked.cumsum(0) - ranked) < row.top_p).sum().clamp(min=1))
-                pick = torch.multinomial(ranked[:kept], 1, generator=row.generator)
-                tokens[i] = int(order[pick])
+                tokens[i] = self._sample(torch.softmax(logits[i] / row.temperature, dim=-1), row)
         prof.sample_s += self.clock() - t1
         return tokens
+
+    def _sample(self, probs: Any, row: Row) -> int:
+        """A token from the smallest set of most likely tokens whose mass reaches ``top_p``.
+
+        The nucleus is nearly always among the few most likely tokens, so those are ranked
+        first (``topk``); the whole vocabulary is sorted only when they fall short.
+        """
+        ranked, order = probs.topk(min(_NUCLEUS_GUESS, probs.numel()))
+        if float(ranked.sum()) < row.top_p:
+            ranked, order = probs.sort(descending=True)
+        kept = int(((ranked.cumsum(0) - ranked) < row.top_p).sum().clamp(min=1))
+        return int(order[int(self.torch.multinomial(ranked[:kept], 1, generator=row.generator))])
 
     def _accept(self, row: Row, token: int) -> bool:
         """Take ``token`` into ``row``; True when the row is done."""
