@@ -1,50 +1,55 @@
 """Lockstep against one question after another, profiled by phase (GitHub issues 6 and 18).
 
-The same N research questions run twice with the same settings and step budget: one
-``Run`` after another (``sequential``), then all together with ``run_lockstep``, where
-every round is one batched ``backend.generate`` call. Each mode gets a fresh backend (a
-fresh llama-server, or a freshly loaded in-process model with an empty grammar cache), so
-neither finds the other's work in a cache. Targets, each printed as::
+The same N research questions run with the same settings and step budget in each mode, each
+on a fresh backend (a freshly loaded in-process model with an empty grammar cache, or a
+fresh llama-server), so no mode finds another's work in a cache:
 
-    # in_process (smollm2)            the default: the embedded model in this process
+- ``sequential``: one ``Run`` after another;
+- ``lockstep``: all together through ``jupyter_warp.lockstep.run_turns``, driven here as the
+  batch driver will drive it: an in-process transformers backend refills its batch as rows
+  finish; any other backend answers in rounds through the self-measuring fallback (``Pacer``);
+- ``rounds`` (opt-in): today's ``run_lockstep``, one batched ``generate`` call a round.
+
+Printed per target::
+
+    # in_process (smollm2; 4 questions, max_steps 8)     the default
     sequential_s: X
     lockstep_s: Y
     speedup: Z
-    ...then the profile by phase, side by side, and throughput and step figures
+    ...then the profile by phase side by side, occupancy, tokens, steps
 
-``--server URL`` (a running OpenAI-compatible server) or ``--llama-server`` (build once,
-cached, and start llama.cpp's ``llama-server`` with ``--parallel`` slots and one thread)
-adds the server comparison; ``--in-process`` keeps the in-process one beside it.
+``--server URL`` (a running OpenAI-compatible server) or ``--llama-server`` (built once,
+cached, started with ``--parallel`` slots and one thread) compares on a server instead;
+``--in-process`` keeps the in-process comparison beside it.
 
 Phases: prompt building (the policy's ``prepare``), chat template and tokenizing, grammar
-compile, prefill, decode (of which: compute spent on rows that had already finished,
-i.e. waiting on the longest row), the grammar mask, the engine (validating a reply,
-searching, saving the step), and ``other`` (the rest of the wall time). Backend phases come
-from the backend's own ``last_profile`` (the transformers backend); a server reports only
-its call time, split into the time a reply waited for the slowest one of its round.
+compile, prefill, decode (with the grammar mask and sampling inside it), rows joining and
+leaving the batch, the engine (validating a reply, searching, saving the step) and
+``other`` (the rest of the wall time); for a server, its calls and the time a reply waited
+for the slowest one of its round. Backend phases come from the backend's own
+``last_profile`` (the transformers backend), never from guesses.
 
-Sampling is the engine's default (temperature 0.7, top_p 0.8) with per-step seeds, so both
-modes ask the same first prompts; later steps may differ (batched numerics), so compare
-seconds per step and steps taken as well as wall time. The questions are the first N
-English ones of DeepResearch Bench; the corpus is the Python Language Reference
-(``pydoc_data.topics``). The settings are the demo's (``DEMO_BUDGET``) with 8 steps.
+Sampling is the engine's default (temperature 0.7, top_p 0.8) with per-step seeds; the
+transformers backend samples each row from its own seeded generator, so every mode takes
+the same steps there (compare the token counts). The questions are the first N English ones
+of DeepResearch Bench; the corpus is the Python Language Reference (``pydoc_data.topics``);
+the settings are the demo's (``DEMO_BUDGET``) with 8 steps.
 
-    python bench/batch.py [--n 4] [--max-steps 8] [--pacer] [--llama-server | --server URL]
+    python bench/batch.py [--n 4] [--max-steps 8] [--modes sequential,lockstep,rounds]
+                          [--llama-server | --server URL [--in-process]] [--no-refill] [--pacer]
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
-import functools
 import json
 import shutil
 import sys
-import threading
 import time
 from collections import Counter, defaultdict
 from pathlib import Path
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any, Iterator, Sequence
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -55,9 +60,9 @@ from jupyter_warp.commands import DEMO_BUDGET  # noqa: E402
 from jupyter_warp.config import WarpConfig  # noqa: E402
 from jupyter_warp.llm.base import Backend  # noqa: E402
 from jupyter_warp.lockstep import Pacer, run_turns  # noqa: E402
-from jupyter_warp.policy import WarpPolicy  # noqa: E402
 from jupyter_warp.records import ChatRequest, Completion, Searcher  # noqa: E402
 from jupyter_warp.runs import Run  # noqa: E402
+from batch_profile import RecordingBackend, RoundsOnly, timed_policy  # noqa: E402
 
 DEFAULT_QUESTIONS = ROOT.parent / "shared" / "data" / "deep_research_bench" / "query.jsonl"
 MODES = ("sequential", "lockstep", "rounds")
@@ -76,83 +81,6 @@ PHASE_NAMES = {
     "engine_s": "engine (validate, search, save)",
     "other_s": "other (reports, bookkeeping)",
 }
-
-
-class RecordingBackend(Backend):
-    """Passes calls through (through the pacer, if given) and sums the phases of each call."""
-
-    def __init__(self, inner: Backend, phases: dict[str, float], pacer: Pacer | None = None) -> None:
-        self.inner, self.phases, self.pacer = inner, phases, pacer
-        self.name = inner.name
-        self.context_window = inner.context_window
-        self.supports_grammar = inner.supports_grammar
-        self.calls: list[dict[str, Any]] = []
-        self._lock = threading.Lock()
-        if callable(getattr(inner, "generate_refilled", None)):
-            self.generate_refilled = self._refilled
-
-    def _refilled(self, requests: Sequence[ChatRequest], refill: Callable[[int, Completion], ChatRequest | None]) -> None:
-        """The whole run is one call; the caller's work inside ``refill`` is not backend time."""
-        t0 = time.perf_counter()
-        self.inner.generate_refilled(requests, refill)  # type: ignore[attr-defined]
-        profile = dict(self.inner.last_profile)  # type: ignore[attr-defined]
-        wall = time.perf_counter() - t0 - profile.get("refill_s", 0.0)
-        self.calls.append({"n": int(profile.get("requests", len(requests))), "wall_s": wall, "latency_s": []})
-        self.phases["backend_s"] += wall
-        for key, value in profile.items():
-            self.phases[key] += value
-
-    def _call(self, requests: Sequence[ChatRequest]) -> list[Completion]:
-        t0 = time.perf_counter()
-        out = self.inner.generate(requests)
-        wall = time.perf_counter() - t0
-        with self._lock:
-            self.calls.append({"n": len(requests), "wall_s": wall, "latency_s": [c.latency_s for c in out]})
-            self.phases["backend_s"] += wall
-            self.phases["row_wait_s"] += sum(max(0.0, wall - c.latency_s) for c in out) / max(1, len(out))
-            for key, value in (getattr(self.inner, "last_profile", None) or {}).items():
-                self.phases[key] += value
-        return out
-
-    def generate(self, requests: Sequence[ChatRequest]) -> list[Completion]:
-        return self.pacer.generate(self._call, requests) if self.pacer else self._call(requests)
-
-    def count_tokens(self, text: str) -> int:
-        return self.inner.count_tokens(text)
-
-    def close(self) -> None:
-        self.inner.close()
-
-    def overlap(self) -> float:
-        """Sum of request latencies over the sum of call wall times: 1 when requests run one
-        at a time, up to the batch size when they all run together."""
-        wall = sum(c["wall_s"] for c in self.calls)
-        return sum(sum(c["latency_s"]) for c in self.calls) / wall if wall else 0.0
-
-
-@contextlib.contextmanager
-def timed_policy(phases: dict[str, float]) -> Iterator[None]:
-    """Time prompt building (``prepare``) and the engine (``apply`` and ``record``) in place."""
-    patched = [(WarpPolicy, "prepare", "prompt_s"), (WarpPolicy, "apply", "engine_s"), (Run, "record", "engine_s")]
-    originals = [(cls, name, getattr(cls, name)) for cls, name, _ in patched]
-
-    def timed(fn: Callable[..., Any], key: str) -> Callable[..., Any]:
-        @functools.wraps(fn)
-        def wrapper(*args: Any, **kwargs: Any) -> Any:
-            t0 = time.perf_counter()
-            try:
-                return fn(*args, **kwargs)
-            finally:
-                phases[key] += time.perf_counter() - t0
-        return wrapper
-
-    for (cls, name, key), (_, _, fn) in zip(patched, originals):
-        setattr(cls, name, timed(fn, key))
-    try:
-        yield
-    finally:
-        for cls, name, fn in originals:
-            setattr(cls, name, fn)
 
 
 def english_questions(path: Path, n: int) -> list[Question]:
@@ -288,41 +216,29 @@ def run_mode(args: argparse.Namespace, target: str, mode: str, questions: Sequen
         pacer = Pacer(on_note=lambda note: print(f"  pacer: {note}", file=sys.stderr)) \
             if mode == "lockstep" or (args.pacer and mode == "rounds") else None
         if args.no_refill and hasattr(inner, "generate_refilled"):
-            inner = _RoundsOnly(inner)
+            inner = RoundsOnly(inner)
         folder = args.out / target / mode
         shutil.rmtree(folder, ignore_errors=True)
         before = server.metrics() if server is not None else None
         print(f"{target} {mode}: {len(questions)} questions, max_steps {config.max_steps} ({spec})", file=sys.stderr)
         with RecordingBackend(inner, phases, pacer if mode == "rounds" else None) as backend, timed_policy(phases):
-            t0 = time.perf_counter()
+            t0, cpu0 = time.perf_counter(), time.process_time()
             if mode == "lockstep":
                 runs = run_turns_all(questions, config.replace(model=spec), folder, backend, searcher, pacer)
             else:
                 fn = run_sequential if mode == "sequential" else run_lockstep_all
                 runs = fn(questions, config.replace(model=spec), folder, backend, searcher)
-            seconds = time.perf_counter() - t0
+            seconds, cpu = time.perf_counter() - t0, time.process_time() - cpu0
         stats = step_stats(runs)
         accounted = sum(phases[k] for k in ("prompt_s", "backend_s", "engine_s"))
         phases["other_s"] = max(0.0, seconds - accounted)
-        stats.update(seconds=round(seconds, 2), load_s=round(load_s, 2), spec=spec, calls=len(backend.calls),
+        stats.update(seconds=round(seconds, 2), cpu_s=round(cpu, 2), load_s=round(load_s, 2), spec=spec, calls=len(backend.calls),
                      requests=sum(c["n"] for c in backend.calls), overlap=round(backend.overlap(), 2),
                      phases={k: round(v, 3) for k, v in phases.items()},
                      pacer=pacer.summary() if pacer else None)
         if server is not None:
             stats["busy_slots_per_decode"] = round(server.busy_slots_per_decode(since=before), 3)
     return stats
-
-
-class _RoundsOnly:
-    """A backend seen without ``generate_refilled``, so that ``run_turns`` answers in rounds."""
-
-    def __init__(self, inner: Backend) -> None:
-        self._inner = inner
-
-    def __getattr__(self, name: str) -> Any:
-        if name == "generate_refilled":
-            raise AttributeError(name)
-        return getattr(self._inner, name)
 
 
 def bench(args: argparse.Namespace) -> dict[str, Any]:
@@ -364,6 +280,10 @@ def report_lines(result: dict[str, Any]) -> list[str]:
                 name = "speedup" if m == "lockstep" else f"speedup_{m}"
                 lines.append(f"{name}: {seq['seconds'] / r['seconds']:.2f}  (steps taken {seq['steps']} vs "
                              f"{r['steps']}; per step {(seq['seconds'] / max(1, seq['steps'])) / (r['seconds'] / max(1, r['steps'])):.2f})")
+        # CPU seconds of this process: steadier than wall time where other work shares the cores.
+        lines += [f"{m}_cpu_s: {r['cpu_s']:.1f}" for m, r in modes if "cpu_s" in r]
+        lines += [f"cpu_ratio_{m}: {seq['cpu_s'] / r['cpu_s']:.2f}" for m, r in modes
+                  if seq and m != "sequential" and r.get("cpu_s") and seq.get("cpu_s")]
         lines.append(f"{'phase (s)':<54}" + "".join(f"{m:>12}" for m, _ in modes))
         for key, name in PHASE_NAMES.items():
             values = [r["phases"].get(key) for _, r in modes]

@@ -128,6 +128,30 @@ def test_finished_rows_leave_the_batch_and_waiting_ones_join(backend) -> None:
         backend.batch_size = 8
 
 
+def test_a_refilled_batch_takes_each_next_turn_as_rows_finish(backend) -> None:
+    """Slot 0 asks three short turns while slot 1 answers one long one: its turns join the
+    running batch as each finishes (no round waits for slot 1), and every reply matches a
+    call of its own."""
+    story = "Write a long story about a dragon who learns to fly."
+    turns = {0: [greedy(PROMPTS[0], max_tokens=3), greedy(PROMPTS[1], max_tokens=3), greedy(PROMPTS[2], max_tokens=3)],
+             1: [greedy(story, max_tokens=12)]}
+    got: list[tuple[int, str, float]] = []
+
+    def refill(slot: int, completion) -> ChatRequest | None:
+        got.append((slot, completion.text, completion.latency_s))
+        asked = sum(1 for s, _, _ in got if s == slot)
+        return turns[slot][asked] if asked < len(turns[slot]) else None
+
+    backend.generate_refilled([turns[0][0], turns[1][0]], refill)
+    prof = backend.last_profile
+    assert [s for s, _, _ in got] == [0, 0, 0, 1]  # slot 0's three turns done before slot 1's one
+    assert prof["requests"] == 4 and prof["decode_steps"] == 11  # slot 1's 12 tokens set the pace
+    assert prof["row_steps"] == 11 + 3 * 2  # slot 0 took part in 2 forward passes per turn
+    singles = {r.prompt: backend.generate([r])[0].text for rs in turns.values() for r in rs}
+    assert [t for _, t, _ in got] == [singles[r.prompt] for r in turns[0] + turns[1]]
+    assert all(latency > 0 for _, _, latency in got)
+
+
 def test_a_seeded_sample_does_not_depend_on_the_batch(backend) -> None:
     sampled = ChatRequest(PROMPTS[2], max_tokens=8, temperature=0.7, seed=11)
     alone = backend.generate([sampled])[0].text

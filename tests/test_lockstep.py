@@ -10,7 +10,7 @@ import pytest
 from jupyter_warp.batch import Question, run_lockstep
 from jupyter_warp.config import WarpConfig
 from jupyter_warp.llm.base import Backend
-from jupyter_warp.lockstep import Pacer
+from jupyter_warp.lockstep import Pacer, run_turns
 from jupyter_warp.records import ChatRequest, Completion
 from jupyter_warp.runs import Run
 from scripted import MemorySearcher, ScriptedBackend, good_script
@@ -147,3 +147,50 @@ def test_slow_batches_fall_back_inside_run_lockstep(tmp_path) -> None:
         assert all(s.error is None for s in together.steps)
         assert together.state.status == alone.state.status == "done"
         assert (tmp_path / "lockstep" / q.id / "report.md").read_text(encoding="utf-8").count("[1]") >= 1
+
+
+def test_run_turns_answers_in_rounds_through_the_pacer() -> None:
+    """A backend that cannot refill its batch: each round is one ``generate`` call through
+    the pacer, a question leaves when its ``next_request`` says it is done."""
+    clock, notes = FakeClock(), []
+    backend = CostedBackend(clock, per_request({1: 1.0, 2: 2.0}))
+    turns_left = {"a": 5, "b": 2, "c": 5, "d": 5}
+    seen: list[tuple[str, str]] = []
+
+    def next_request(key: str, completion: Completion) -> ChatRequest | None:
+        seen.append((key, completion.text))
+        turns_left[key] -= 1
+        return ChatRequest(f"{key}{turns_left[key]}") if turns_left[key] else None
+
+    run_turns(backend, {k: ChatRequest(f"{k}{n}") for k, n in turns_left.items()}, next_request,
+              Pacer(clock=clock, on_note=notes.append))
+    assert [t for k, t in seen if k == "a"] == ["A5", "A4", "A3", "A2", "A1"]  # each question's turns in order
+    assert [t for k, t in seen if k == "b"] == ["B2", "B1"]
+    assert backend.sizes[:4] == [1, 3, 1, 3]  # measuring: one alone, the rest together
+    assert backend.sizes[4:8] == [2, 1, 2, 1]  # batches cost double: half the batch ("b" is done)
+    assert backend.sizes[8:] == [1, 1, 1] and len(notes) == 1  # still double: one at a time
+
+
+def test_run_turns_hands_a_refilling_backend_the_whole_run() -> None:
+    class Refilling:
+        def __init__(self) -> None:
+            self.calls: list[list[str]] = []
+
+        def generate_refilled(self, requests, refill) -> None:
+            self.calls.append([r.prompt for r in requests])
+            pending = list(enumerate(requests))
+            while pending:
+                slot, request = pending.pop(0)
+                follow = refill(slot, Completion(request.prompt.upper()))
+                if follow is not None:
+                    pending.append((slot, follow))
+
+    backend, seen = Refilling(), []
+
+    def next_request(key: str, completion: Completion) -> ChatRequest | None:
+        seen.append((key, completion.text))
+        return ChatRequest(key + "2") if not completion.text.endswith("2") else None
+
+    run_turns(backend, {"x": ChatRequest("x1"), "y": ChatRequest("y1")}, next_request)
+    assert backend.calls == [["x1", "y1"]]  # one call; the next turns joined through refill
+    assert seen == [("x", "X1"), ("y", "Y1"), ("x", "X2"), ("y", "Y2")]
