@@ -194,3 +194,39 @@ def test_run_turns_hands_a_refilling_backend_the_whole_run() -> None:
     run_turns(backend, {"x": ChatRequest("x1"), "y": ChatRequest("y1")}, next_request)
     assert backend.calls == [["x1", "y1"]]  # one call; the next turns joined through refill
     assert seen == [("x", "X1"), ("y", "Y1"), ("x", "X2"), ("y", "Y2")]
+
+
+class SizedBackend(Backend):
+    """Requests named ``"P C"``: P prompt tokens, C generated tokens. Alone a request costs
+    ``0.01 P + 0.05 C`` seconds; a batch costs ``factor`` times its requests alone."""
+
+    def __init__(self, clock: FakeClock, factor: float) -> None:
+        self.clock, self.factor = clock, factor
+        self.sizes: list[int] = []
+
+    def generate(self, requests: Sequence[ChatRequest]) -> list[Completion]:
+        self.sizes.append(len(requests))
+        sizes = [tuple(map(int, r.prompt.split())) for r in requests]
+        alone = sum(0.01 * p + 0.05 * c for p, c in sizes)
+        self.clock.now += alone * (self.factor if len(requests) > 1 else 1.0)
+        return [Completion(r.prompt, prompt_tokens=p, completion_tokens=c) for r, (p, c) in zip(requests, sizes)]
+
+    def count_tokens(self, text: str) -> int:
+        return len(text)
+
+
+@pytest.mark.parametrize(("factor", "limit"), [(1.25, 1), (0.6, None)])
+def test_batches_are_judged_against_the_same_requests_alone(factor: float, limit: int | None) -> None:
+    """One long prompt with a short reply beside short prompts with long replies: per
+    generated token a batch of a server that cannot batch (factor 1.25) looks cheaper than
+    the long-prompt request alone; against what its own requests cost alone it is not."""
+    clock, notes = FakeClock(), []
+    backend = SizedBackend(clock, factor)
+    pacer = Pacer(clock=clock, on_note=notes.append)
+    round_ = [ChatRequest(s) for s in ("2000 10", "100 200", "500 50", "800 300")]
+    for _ in range(6):
+        assert [c.text for c in pacer.generate(backend.generate, round_)] == [r.prompt for r in round_]
+    assert pacer.limit == limit and pacer.summary()["ratio"] == pytest.approx(factor if limit else 0.6)
+    assert pacer.summary()["s_per_prompt_token"] == pytest.approx(0.01)
+    assert len(notes) == (1 if limit else 0)
+    assert backend.sizes[-1] == (1 if limit else 4)
