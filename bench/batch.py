@@ -213,10 +213,11 @@ def run_mode(args: argparse.Namespace, target: str, mode: str, questions: Sequen
         t0 = time.perf_counter()
         inner = get_backend(spec)
         load_s = time.perf_counter() - t0
-        pacer = Pacer(on_note=lambda note: print(f"  pacer: {note}", file=sys.stderr)) \
-            if mode == "lockstep" or (args.pacer and mode == "rounds") else None
         if args.no_refill and hasattr(inner, "generate_refilled"):
             inner = RoundsOnly(inner)
+        rounds = mode == "rounds" or not hasattr(inner, "generate_refilled")  # run_turns uses the pacer then
+        pacer = Pacer(on_note=lambda note: print(f"  pacer: {note}", file=sys.stderr)) \
+            if (mode == "lockstep" and rounds) or (args.pacer and mode == "rounds") else None
         folder = args.out / target / mode
         shutil.rmtree(folder, ignore_errors=True)
         before = server.metrics() if server is not None else None

@@ -180,7 +180,8 @@ def run_turns(backend: Any, first: Mapping[K, ChatRequest], next_request: Callab
     transformers backend) keeps its batch full: a question's next turn joins the running
     batch as soon as its reply is done. Any other backend answers in rounds, one per
     ``generate`` call through ``pacer``, which falls back to smaller calls where batching
-    is slower.
+    is slower. ``next_request`` is called inside the backend call: a failure of one question
+    should be caught there (return None), since an exception ends every question's turns.
     """
     keys = list(first)
     refilled = getattr(backend, "generate_refilled", None)

@@ -4,16 +4,20 @@
 until the longest reply is done (finished rows keep computing padding). Here each prompt
 is prefilled alone (no padding, the causal fast path), its key/value cache is merged into
 the running batch (left-padded to a common width), a row leaves the batch the step it
-finishes, and a waiting prompt takes its place. Each row samples with its own seeded
-generator, so a reply does not depend on which other requests share the batch.
+finishes, and a waiting prompt takes its place: one the caller handed back when the row
+finished (that question's next turn), so the batch stays full across a question's steps.
+Each row samples with its own seeded generator, so a reply does not depend on which other
+requests share the batch. Measured on 2 cores (SmolLM2-135M, fp32): a decode step of 4
+rows costs about 1.9 times one of 1 row, so batching pays only while the batch is full.
 """
 
 from __future__ import annotations
 
+import contextlib
+import inspect
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
-
 
 _NUCLEUS_GUESS = 64
 """Most likely tokens ranked before falling back to sorting the vocabulary for top-p."""
@@ -64,9 +68,6 @@ class BatchDecoder:
     def __init__(self, model: Any, torch: Any, eos_ids: Sequence[int], batch_size: int, xgr: Any = None,
                  vocab_size: int = 0, prefill_bf16: bool = False,
                  clock: Callable[[], float] = time.perf_counter) -> None:
-        import contextlib
-        import inspect
-
         from transformers import DynamicCache
 
         self.model, self.torch, self._cache_class = model, torch, DynamicCache
