@@ -68,7 +68,7 @@ bench: install
 	$(PY) bench/overhead.py
 
 bench-batch: install llama-server
-	$(PY) bench/batch.py --n 8
+	$(PY) bench/batch.py --llama-server --in-process --n 8
 
 clean:
 	rm -rf $(VENV) out .warp

@@ -24,6 +24,8 @@ from typing import Any
 from .config import WarpConfig
 from .errors import BackendUnavailableError, ConfigError, WarpError
 from .llm.base import Backend
+from .lockstep import Pacer, run_turns
+from .machine.stage import Turn
 from .records import ChatRequest, Completion, Searcher
 from .runs import DAMAGED_HINT, BackendPool, Run, open_run, peek
 
@@ -195,8 +197,12 @@ def _generate(backend: Backend, requests: list[ChatRequest]) -> list[Completion]
 
 def run_lockstep(questions: Sequence[Question], config: WarpConfig, out_dir: str | Path, *,
                  backend: Backend | None = None, searcher: Searcher | None = None,
-                 on_round: Callable[[int, int], None] | None = None) -> list[BatchResult]:
-    """Step every question together; each round is one batched ``generate`` call."""
+                 on_step: Callable[[int, int], None] | None = None, pacer: Pacer | None = None,
+                 on_note: Callable[[str], None] | None = None) -> list[BatchResult]:
+    """Step every question together (``lockstep.run_turns``): a backend that refills its batch
+    keeps it full, any other answers in rounds of batched calls that the ``pacer`` splits
+    where batching turns out slower than one question at a time (it says so once, through
+    ``on_note``). ``on_step(steps_taken, questions_running)`` follows each step."""
     out = check_out_dir(out_dir)
     results: dict[str, BatchResult] = {}
     runs: dict[str, tuple[Question, Run, float]] = {}
@@ -217,50 +223,76 @@ def run_lockstep(questions: Sequence[Question], config: WarpConfig, out_dir: str
             results[q.id] = BatchResult(q.id, q.question, "error", error=str(exc))
             continue
         runs[q.id] = (q, run, time.time())
-    rounds = 0
-    while runs:
-        turns = []
-        for qid, (q, run, started) in list(runs.items()):
-            try:
+    turns: dict[str, Turn] = {}
+    taken = 0
+
+    def drop(qid: str, row: BatchResult) -> None:
+        results[qid] = row
+        del runs[qid]
+        turns.pop(qid, None)
+
+    def stepped() -> None:
+        nonlocal taken
+        taken += 1
+        if on_step:
+            on_step(taken, len(runs))
+
+    def next_request(qid: str) -> ChatRequest | None:
+        """The question's next turn for the model; a turn refused before the model (a prompt
+        that cannot fit) is completed here at once, and a finished question written out."""
+        q, run, started = runs[qid]
+        try:
+            while True:
                 turn = run.prepare()
                 if turn is None:
                     run.finish(_report_files(out / q.id))
-                    results[qid] = _result_from_run(q, run, out / q.id, started)
-                    del runs[qid]
-                else:
-                    turns.append((qid, turn))
-            except Exception as exc:  # one question failing must not stop the others
-                error = str(exc) if isinstance(exc, WarpError) else f"{type(exc).__name__}: {exc}"
-                results[qid] = BatchResult(q.id, q.question, "error", run.state.step, error=error)
-                del runs[qid]
-        if not turns:
-            break
-        asked = [(qid, turn) for qid, turn in turns if turn.refusal is None]
-        answers: dict[str, Completion] = {}
+                    drop(qid, _result_from_run(q, run, out / q.id, started))
+                    return None
+                if turn.refusal is None:
+                    turns[qid] = turn
+                    return turn.request
+                run.complete(turn, turn.offline() or Completion("", finish_reason="error", error=turn.refusal))
+                stepped()
+        except Exception as exc:  # one question failing must not stop the others
+            error = str(exc) if isinstance(exc, WarpError) else f"{type(exc).__name__}: {exc}"
+            drop(qid, BatchResult(q.id, q.question, "error", run.state.step, error=error))
+            return None
+
+    def answered(qid: str, completion: Completion) -> ChatRequest | None:
+        q, run, started = runs[qid]
         try:
-            if asked:
-                shared = backend or runs[asked[0][0]][1].backend
-                answers = dict(zip((qid for qid, _ in asked), _generate(shared, [t.request for _, t in asked]),
-                                   strict=True))
+            run.complete(turns.pop(qid), completion)
+        except Exception as exc:  # one question crashing must not stop the others
+            drop(qid, BatchResult(q.id, q.question, "error", run.state.step, error=f"{type(exc).__name__}: {exc}"))
+            return None
+        stepped()
+        return next_request(qid)
+
+    first = {qid: request for qid in list(runs) if (request := next_request(qid)) is not None}
+    if first:
+        model = backend or runs[next(iter(first))][1].backend
+        try:
+            run_turns(_Isolated(model), first, answered, pacer or Pacer(on_note=on_note))
         except WarpError as exc:  # no model to ask: every running question stops, saved and resumable
-            for qid, (q, run, started) in runs.items():
-                results[qid] = _result_from_run(q, run, out / q.id, started)
-                results[qid].status = "failed"
-                results[qid].error = f"{exc}; the run is saved: run the batch again to resume it"
-            break
-        for qid, turn in turns:
-            completion = turn.offline() or answers[qid]
-            q, run, started = runs[qid]
-            try:
-                run.complete(turn, completion)
-            except Exception as exc:  # one question crashing must not stop the others
-                results[qid] = BatchResult(q.id, q.question, "error", run.state.step,
-                                           error=f"{type(exc).__name__}: {exc}")
-                del runs[qid]
-        rounds += 1
-        if on_round:
-            on_round(rounds, len(runs))
+            for qid, (q, run, started) in list(runs.items()):
+                row = _result_from_run(q, run, out / q.id, started)
+                row.status, row.error = "failed", f"{exc}; the run is saved: run the batch again to resume it"
+                drop(qid, row)
     return [results[q.id] for q in questions if q.id in results]
+
+
+class _Isolated:
+    """The batch's backend, with a batched call that fails as a whole retried request by
+    request (``_generate``); a backend that refills its batch handles each row itself."""
+
+    def __init__(self, backend: Backend) -> None:
+        self.backend = backend
+        refilled = getattr(backend, "generate_refilled", None)
+        if callable(refilled):
+            self.generate_refilled = refilled
+
+    def generate(self, requests: Sequence[ChatRequest]) -> list[Completion]:
+        return _generate(self.backend, list(requests))
 
 
 def run_papermill(questions: Sequence[Question], config: WarpConfig, out_dir: str | Path, *,

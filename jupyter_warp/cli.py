@@ -174,14 +174,14 @@ def _batch(args: argparse.Namespace) -> int:
     check_out_dir(args.out_dir)
     bar = tqdm(total=len(loaded.questions), disable=args.quiet, unit="question", desc="batch", file=sys.stderr)
     if args.lockstep:
-        bar.reset(total=config.max_steps)
-        bar.unit = "round"
+        bar.reset(total=config.max_steps * len(loaded.questions))
+        bar.unit = "step"
 
-        def on_round(rounds: int, running: int) -> None:
+        def on_step(steps: int, running: int) -> None:
             bar.update(1)
             bar.set_postfix_str(f"{running} running")
 
-        rows = run_lockstep(loaded.questions, config, args.out_dir, on_round=on_round)
+        rows = run_lockstep(loaded.questions, config, args.out_dir, on_step=on_step, on_note=bar.write)
     else:
         rows = run_papermill(loaded.questions, config, args.out_dir, template=args.notebook, parallel=args.parallel,
                              kernel_name=args.kernel, on_done=lambda r: bar.update(1))

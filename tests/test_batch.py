@@ -8,6 +8,7 @@ import pytest
 from jupyter_warp.batch import Question, load_questions, run_batch, run_lockstep, summary_table
 from jupyter_warp.config import WarpConfig
 from jupyter_warp.errors import ConfigError
+from jupyter_warp.lockstep import Pacer
 from scripted import MemorySearcher, ScriptedBackend, good_script, reply
 
 
@@ -16,6 +17,10 @@ class BoomSearcher(MemorySearcher):
         if "boom" in queries:
             raise RuntimeError("index exploded")
         return super().search_many(queries, k)
+
+
+ONE_CALL_A_ROUND = Pacer(samples=0, reprobe_every=None)
+"""A pacer that never sends a request alone to measure it: every round is one batched call."""
 
 
 def script(req):
@@ -28,7 +33,8 @@ def test_lockstep_one_call_per_round(tmp_path):
     backend = ScriptedBackend(good_script())
     qs = [Question("a", "first question about alpha"), Question("b", "second question about beta"),
           Question("c", "third question about gamma")]
-    rows = run_lockstep(qs, WarpConfig(max_extends=0), tmp_path, backend=backend, searcher=MemorySearcher())
+    rows = run_lockstep(qs, WarpConfig(max_extends=0), tmp_path, backend=backend, searcher=MemorySearcher(),
+                        pacer=ONE_CALL_A_ROUND)
     assert [r.status for r in rows] == ["done"] * 3
     assert backend.calls == rows[0].steps  # same budget: every round asks all three at once
     assert len(backend.requests) == sum(r.steps for r in rows)
@@ -49,7 +55,8 @@ def test_questions_finish_at_different_steps(tmp_path):
 
     backend = ScriptedBackend(per_question)
     qs = [Question("flat", "a flat question"), Question("deep", "please deepen me")]
-    rows = run_lockstep(qs, WarpConfig(max_extends=1), tmp_path, backend=backend, searcher=MemorySearcher())
+    rows = run_lockstep(qs, WarpConfig(max_extends=1), tmp_path, backend=backend, searcher=MemorySearcher(),
+                        pacer=ONE_CALL_A_ROUND)
     steps = {r.id: r.steps for r in rows}
     assert steps["flat"] == 9 and steps["deep"] == 13  # 8 + nop; 8 + extend + 2 x (search, write), rounds used up
     assert backend.calls == 13

@@ -17,6 +17,7 @@ import pytest
 from jupyter_warp.batch import Question, run_lockstep
 from jupyter_warp.config import WarpConfig
 from jupyter_warp.llm.base import Backend
+from jupyter_warp.lockstep import Pacer
 from jupyter_warp.records import ChatRequest, Completion
 from jupyter_warp.runs import Run
 from jupyter_warp.tools import llama_build as lb
@@ -104,7 +105,8 @@ def test_lockstep_rounds_are_decoded_together(server, tmp_path):
     with Recording(get_backend(server.spec)) as backend:
         assert backend.supports_grammar, "the openai backend should send the GBNF grammar to a llama.cpp server"
         rows = run_lockstep(questions, config, tmp_path, backend=backend,
-                            searcher=MemorySearcher(per_query=1, text_len=8))
+                            searcher=MemorySearcher(per_query=1, text_len=8),
+                            pacer=Pacer(samples=0, reprobe_every=None))
     assert [r.status for r in rows] == ["done", "done"], [r.error for r in rows]
     assert backend.sizes == [2, 2]  # two rounds (search, init_plan), both questions in each
     busy = server.busy_slots_per_decode(since=before)

@@ -97,9 +97,65 @@ def test_per_request_limits_and_sampling_groups_keep_order(backend) -> None:
     assert [c.text for c in again] == [out[1].text, out[3].text]  # the seed makes sampling repeatable
 
 
-def test_prompt_longer_than_the_window_is_a_clear_error(backend) -> None:
-    with pytest.raises(BackendError, match=r"prompt 1 has \d+ tokens .* at most 8192"):
-        backend.generate([greedy("hi"), greedy("word " * 9000)])
+def test_prompt_longer_than_the_window_fails_alone(backend) -> None:
+    out = backend.generate([greedy("hi"), greedy("word " * 9000), greedy("word " * 8000, max_tokens=400)])
+    assert out[0].finish_reason in ("stop", "length") and out[0].text and out[0].error is None
+    for c in out[1:]:
+        assert c.finish_reason == "error" and c.text == "" and c.completion_tokens == 0
+        assert "\n" not in c.error and "at most 8192 (its context window)" in c.error
+    assert "including the 400 of the reply: budget the prompt to 7792 tokens" in out[2].error
+    assert out[2].prompt_tokens > 7792
+
+
+def test_finished_rows_leave_the_batch_and_waiting_ones_join(backend) -> None:
+    story = "Write a long story about a dragon who learns to fly."
+    requests = [greedy(story, max_tokens=2), greedy(PROMPTS[1], max_tokens=10), greedy(story, max_tokens=10)]
+    batch = backend.generate(requests)
+    prof = backend.last_profile
+    assert [c.completion_tokens for c in batch] == [2, 10, 10]
+    # 9 forward passes after the prefills; the 2-token row took part in the first one only.
+    assert (prof["decode_steps"], prof["row_steps"]) == (9, 1 * 3 + 8 * 2)
+    assert prof["prompt_tokens"] == sum(c.prompt_tokens for c in batch)
+    assert prof["prefill_s"] > 0 and prof["decode_s"] > 0 and prof["requests"] == 3
+    singles = [backend.generate([r])[0].text for r in requests]
+    assert [c.text for c in batch] == singles
+    backend.batch_size = 2  # the third request waits for a place, then joins a running batch
+    try:
+        assert [c.text for c in backend.generate(requests)] == singles
+        assert backend.last_profile["row_steps"] <= 2 * backend.last_profile["decode_steps"]
+    finally:
+        backend.batch_size = 8
+
+
+def test_a_refilled_batch_takes_each_next_turn_as_rows_finish(backend) -> None:
+    """Slot 0 asks three short turns while slot 1 answers one long one: its turns join the
+    running batch as each finishes (no round waits for slot 1), and every reply matches a
+    call of its own."""
+    story = "Write a long story about a dragon who learns to fly."
+    turns = {0: [greedy(PROMPTS[0], max_tokens=3), greedy(PROMPTS[1], max_tokens=3), greedy(PROMPTS[2], max_tokens=3)],
+             1: [greedy(story, max_tokens=12)]}
+    got: list[tuple[int, str, float]] = []
+
+    def refill(slot: int, completion) -> ChatRequest | None:
+        got.append((slot, completion.text, completion.latency_s))
+        asked = sum(1 for s, _, _ in got if s == slot)
+        return turns[slot][asked] if asked < len(turns[slot]) else None
+
+    backend.generate_refilled([turns[0][0], turns[1][0]], refill)
+    prof = backend.last_profile
+    assert [s for s, _, _ in got] == [0, 0, 0, 1]  # slot 0's three turns done before slot 1's one
+    assert prof["requests"] == 4 and prof["decode_steps"] == 11  # slot 1's 12 tokens set the pace
+    assert prof["row_steps"] == 11 + 3 * 2  # slot 0 took part in 2 forward passes per turn
+    singles = {r.prompt: backend.generate([r])[0].text for rs in turns.values() for r in rs}
+    assert [t for _, t, _ in got] == [singles[r.prompt] for r in turns[0] + turns[1]]
+    assert all(latency > 0 for _, _, latency in got)
+
+
+def test_a_seeded_sample_does_not_depend_on_the_batch(backend) -> None:
+    sampled = ChatRequest(PROMPTS[2], max_tokens=8, temperature=0.7, seed=11)
+    alone = backend.generate([sampled])[0].text
+    together = backend.generate([greedy(PROMPTS[0]), sampled, ChatRequest(PROMPTS[1], max_tokens=8, seed=3)])
+    assert together[1].text == alone
 
 
 @pytest.mark.skipif(not HAS_XGRAMMAR, reason="xgrammar is not installed")
@@ -120,6 +176,29 @@ def test_a_batch_of_different_grammars(backend) -> None:
     assert parses(search.text), search.text
     assert yes_no.text in ("yes", "no") and yes_no.finish_reason == "stop"
     assert free.text not in ("yes", "no")  # the row without a grammar is not constrained
+
+
+@pytest.mark.skipif(not HAS_XGRAMMAR, reason="xgrammar is not installed")
+def test_write_grammars_cite_only_their_own_keys(backend) -> None:
+    """Rows whose write grammars differ only in the keys, decoded together: each cites its own."""
+    import re
+
+    from jupyter_warp import actions
+    from jupyter_warp.config import WarpConfig
+    from jupyter_warp.grammar import write_grammar
+
+    config = WarpConfig(write_max_chars=260, thought_max_chars=40)
+    passages = {(7, 12): "[7] Paris is the capital of France.\n[12] The Seine flows through Paris.",
+                (3, 41, 5): "[3] Water boils at 100 degrees.\n[41] Ice melts at 0 degrees.\n[5] Steam is hot."}
+    requests = [ChatRequest(f"Passages:\n{text}\nWrite one sentence from them, citing a passage number in "
+                            "square brackets.", grammar=write_grammar(config, keys), max_tokens=200,
+                            temperature=0.7, seed=seed)
+                for seed, (keys, text) in enumerate(passages.items())]
+    for keys, out in zip(passages, backend.generate(requests)):
+        reply = actions.split_reply(out.text)
+        cited = {int(k) for k in re.findall(r"\[(\d+)\]", reply.action_text)}
+        assert reply.closed and out.finish_reason == "stop", out
+        assert cited and cited <= set(keys), (keys, out.text)
 
 
 @pytest.mark.skipif(not HAS_XGRAMMAR, reason="xgrammar is not installed")

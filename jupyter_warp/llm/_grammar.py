@@ -1,10 +1,12 @@
 """Constrained decoding with xgrammar, shared by the in-process backends.
 
-One GBNF text is compiled once per tokenizer and cached. A mask object follows each
-sequence's tokens with an ``xgrammar.GrammarMatcher`` and sets every token the grammar
-forbids to ``-inf`` before sampling: ``BatchGrammarMask`` for a transformers batch (one
-grammar, or none, per row), ``SequenceGrammarMask`` for llama-cpp-python's numpy
-``logits_processor`` hook. vLLM runs the same library itself, so one grammar serves all.
+One GBNF text is compiled once per tokenizer and cached by its text; xgrammar's compiler
+also caches the rules it has seen, so a grammar that differs from an earlier one only in
+a small rule (the write grammar's citation keys) recompiles in tens of milliseconds, not
+the 1 to 1.5 s of its first compile (measured on 2 cores, xgrammar 0.2.8). The transformers
+backend masks each row with its own ``xgrammar.GrammarMatcher`` (``_decoding``);
+``SequenceGrammarMask`` does it for llama-cpp-python's numpy ``logits_processor`` hook.
+vLLM runs the same library itself, so one grammar serves all.
 """
 
 from __future__ import annotations
@@ -13,7 +15,6 @@ import logging
 import re
 import threading
 import time
-from collections.abc import Sequence
 from types import ModuleType
 from typing import Any
 
@@ -77,58 +78,6 @@ class GrammarCache:
                     raise BackendError(f"the reply grammar does not compile: {_clean(exc)}") from exc
                 self._compiled[gbnf] = compiled
             return compiled
-
-
-class BatchGrammarMask:
-    """A transformers logits processor: one grammar (or None: unconstrained) per batch row.
-
-    ``xgrammar.contrib.hf.LogitsProcessor`` takes one grammar per row too, but every row
-    must have one and a refused token fails an assert; here a row the matcher cannot
-    follow is released and reported in ``failed`` instead. Use one per generate call.
-    """
-
-    def __init__(self, cache: GrammarCache, grammars: Sequence[Any | None]) -> None:
-        xgr = cache.xgr
-        self._xgr = xgr
-        self.matchers = [xgr.GrammarMatcher(g) if g is not None else None for g in grammars]
-        self.failed = [False] * len(grammars)
-        self._bitmask = xgr.allocate_token_bitmask(len(grammars), cache.vocab_size)
-        self._vocab_size = cache.vocab_size
-        self._started = False
-        self.seconds = 0.0
-        """Time spent masking, for the bench."""
-
-    def __call__(self, input_ids: Any, scores: Any) -> Any:
-        start = time.perf_counter()
-        if self._started:
-            last = input_ids[:, -1].tolist()
-            for row, matcher in enumerate(self.matchers):
-                if (
-                    matcher is not None
-                    and not matcher.is_terminated()
-                    and not matcher.accept_token(last[row])
-                ):
-                    self.failed[row] = True
-                    self.matchers[row] = None
-        self._started = True
-        active = []
-        for row, matcher in enumerate(self.matchers):
-            if matcher is not None and not matcher.is_terminated():
-                matcher.fill_next_token_bitmask(self._bitmask, row)
-                active.append(row)
-        if active:
-            if scores.device.type in ("cpu", "cuda"):
-                self._xgr.apply_token_bitmask_inplace(
-                    scores, self._bitmask.to(scores.device), vocab_size=self._vocab_size, indices=active
-                )
-            else:  # xgrammar's kernels cover CPU and CUDA only
-                cpu = scores.to("cpu")
-                self._xgr.apply_token_bitmask_inplace(
-                    cpu, self._bitmask, vocab_size=self._vocab_size, indices=active
-                )
-                scores = cpu.to(scores.device)
-        self.seconds += time.perf_counter() - start
-        return scores
 
 
 class SequenceGrammarMask:

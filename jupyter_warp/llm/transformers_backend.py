@@ -1,9 +1,10 @@
 """The default backend: a Hugging Face model in process, batched, optionally grammar-constrained.
 
 Loads any model id or folder ``from_pretrained`` accepts, or a GGUF file (converted once
-to a safetensors cache, see ``_convert``). A batch is one left-padded ``generate`` call
-per group of requests sharing sampling settings; a grammar (GBNF) per row is enforced
-with xgrammar.
+to a safetensors cache, see ``_convert``). Requests are decoded continuously batched (see
+``_decoding``): each prompt prefilled alone, finished rows leaving the batch, waiting ones
+joining; a grammar (GBNF) per row is enforced with xgrammar. ``last_profile`` holds the
+seconds by phase of the last call, for ``bench/batch.py``.
 """
 
 from __future__ import annotations
@@ -11,13 +12,14 @@ from __future__ import annotations
 import logging
 import time
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 from ..errors import BackendError, ConfigError, MissingExtraError
 from ..records import ChatRequest, Completion
-from ._grammar import BatchGrammarMask, GrammarCache, import_xgrammar
+from ._decoding import BatchDecoder, Row
+from ._grammar import GrammarCache, import_xgrammar
 from ._models import models_cache_dir, passive_openmp, smollm2_gguf
 from .base import Backend
 
@@ -52,7 +54,7 @@ class TransformersBackend(Backend):
     device, dtype:
         ``"auto"`` picks CUDA when available; dtype ``"auto"`` is fp32 on CPU, bf16 on CUDA.
     batch_size:
-        Most rows in one ``generate`` call; a larger batch runs in chunks.
+        Most rows decoded together; further requests wait and join as rows finish.
     grammar_threads:
         Threads xgrammar may use to compile a grammar.
     threads:
@@ -60,6 +62,10 @@ class TransformersBackend(Backend):
     enable_thinking:
         Passed to the chat template (Qwen3-style templates read it); off, as the reference
         system runs its model.
+    prefill_dtype:
+        ``bfloat16`` reads prompts under bf16 autocast (measured 2.5x faster prefill on a
+        CPU with native bf16, same top token; decoding stays in ``dtype``), ``float32``
+        does not; ``auto``: bfloat16 where an fp32 model runs on a CPU with native bf16.
     """
 
     name = "transformers"
@@ -76,6 +82,7 @@ class TransformersBackend(Backend):
         grammar_threads: int = 2,
         threads: int | None = None,
         enable_thinking: bool = False,
+        prefill_dtype: str = "auto",
     ) -> None:
         self.enable_thinking = bool(enable_thinking)
         torch, transformers = _import_torch_transformers()
@@ -115,6 +122,12 @@ class TransformersBackend(Backend):
             if bars:
                 transformers.utils.logging.enable_progress_bar()
         self.model.to(self.device).eval()
+        if prefill_dtype not in ("auto", "float32", "bfloat16"):
+            raise ConfigError(f"prefill_dtype must be auto, float32 or bfloat16, got {prefill_dtype!r}")
+        self.prefill_bf16 = prefill_dtype == "bfloat16" or (
+            prefill_dtype == "auto" and torch_dtype == torch.float32 and self.device.type == "cpu"
+            and bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+        )
         self.load_seconds = time.perf_counter() - started
         self.tokenizer.padding_side = "left"
         self.eos_ids = self._end_of_turn_ids()
@@ -126,6 +139,8 @@ class TransformersBackend(Backend):
         self.supports_grammar = self._xgr is not None
         self.mask_seconds = 0.0
         """Time spent in the xgrammar mask, summed over all batches (for the bench)."""
+        self.last_profile: dict[str, float] = {}
+        """Seconds by phase (and token counts) of the last ``generate`` call, for the bench."""
 
     @classmethod
     def from_spec(cls, target: str | None, **options: Any) -> TransformersBackend:
@@ -190,103 +205,90 @@ class TransformersBackend(Backend):
         return self._grammars
 
     def generate(self, requests: Sequence[ChatRequest]) -> list[Completion]:
-        """Group requests by sampling settings, run each group as left-padded batches."""
-        texts = [self.render(r) for r in requests]
-        encoded = [self.tokenizer.encode(t, add_special_tokens=False) for t in texts]
-        for index, ids in enumerate(encoded):
-            if len(ids) >= self.context_window:
-                raise BackendError(
-                    f"prompt {index} has {len(ids)} tokens but {self.name} reads at most "
-                    f"{self.context_window}: budget the prompt to the context window"
-                )
-        grammars = [
-            self._grammar_cache().compile(r.grammar) if r.grammar and self.supports_grammar else None
-            for r in requests
-        ]
-        groups: dict[tuple[float, float, int | None], list[int]] = defaultdict(list)
-        for index, request in enumerate(requests):
-            greedy = request.temperature <= 0
-            key = (0.0, 1.0, None) if greedy else (request.temperature, request.top_p, request.seed)
-            groups[key].append(index)
+        """Answer every request, continuously batched (see ``generate_refilled``)."""
         results: list[Completion | None] = [None] * len(requests)
-        for (temperature, top_p, seed), indices in groups.items():
-            for start in range(0, len(indices), self.batch_size):
-                chunk = indices[start : start + self.batch_size]
-                completions = self._generate_batch(
-                    [encoded[i] for i in chunk],
-                    [grammars[i] for i in chunk],
-                    [requests[i].max_tokens for i in chunk],
-                    temperature,
-                    top_p,
-                    seed,
-                )
-                for index, completion in zip(chunk, completions):
-                    results[index] = completion
+
+        def keep(slot: int, completion: Completion) -> None:
+            results[slot] = completion
+
+        self.generate_refilled(requests, keep)
         return [c for c in results if c is not None]
 
-    def _generate_batch(
-        self,
-        prompts: list[list[int]],
-        grammars: list[Any | None],
-        limits: list[int],
-        temperature: float,
-        top_p: float,
-        seed: int | None,
-    ) -> list[Completion]:
-        torch = self._torch
-        width = max(len(p) for p in prompts)
-        limits = [max(1, min(limit, self.context_window - len(p))) for limit, p in zip(limits, prompts)]
-        input_ids = torch.full((len(prompts), width), self.pad_id, dtype=torch.long)
-        attention = torch.zeros((len(prompts), width), dtype=torch.long)
-        for row, ids in enumerate(prompts):
-            input_ids[row, width - len(ids) :] = torch.tensor(ids, dtype=torch.long)
-            attention[row, width - len(ids) :] = 1
-        mask = (
-            BatchGrammarMask(self._grammar_cache(), grammars)
-            if any(g is not None for g in grammars)
-            else None
+    def generate_refilled(
+        self, requests: Sequence[ChatRequest], refill: Callable[[int, Completion], ChatRequest | None]
+    ) -> None:
+        """Answer ``requests``, shortest prompts first, at most ``batch_size`` decoding together.
+
+        The moment a row finishes it leaves the batch and its completion goes to
+        ``refill(slot, completion)`` (``slot``: the request's position); a request returned
+        from there (that question's next turn) joins the running batch, so the batch stays
+        full while questions have turns left, with no round to wait for. A prompt longer
+        than the window minus its ``max_tokens`` is answered at once with an error
+        completion. Returns when every slot's ``refill`` has returned None.
+        """
+        prof: dict[str, float] = defaultdict(float)
+        self.last_profile = prof
+        prof["requests"] = len(requests)
+
+        def admit(slot: int, request: ChatRequest | None) -> Row | None:
+            while request is not None:
+                row = self._row(slot, request, prof)
+                if isinstance(row, Row):
+                    return row
+                t0 = time.perf_counter()
+                request = refill(slot, row)
+                prof["refill_s"] += time.perf_counter() - t0
+            return None
+
+        def finished(row: Row) -> Row | None:
+            t0 = time.perf_counter()
+            request = refill(row.slot, self._completion(row))
+            prof["refill_s"] += time.perf_counter() - t0
+            if request is not None:
+                prof["requests"] += 1
+            return admit(row.slot, request)
+
+        rows = [row for slot, request in enumerate(requests) if (row := admit(slot, request)) is not None]
+        decoded = self._decoder().run(sorted(rows, key=lambda r: len(r.prompt)), finished)
+        for key, value in vars(decoded).items():
+            prof[key] += float(value)
+        self.mask_seconds += decoded.mask_s
+
+    def _row(self, slot: int, request: ChatRequest, prof: dict[str, float]) -> Row | Completion:
+        """The request ready to decode, or its error completion when the prompt cannot fit."""
+        t0 = time.perf_counter()
+        ids = self.tokenizer.encode(self.render(request), add_special_tokens=False)
+        t1 = time.perf_counter()
+        prof["tokenize_s"] += t1 - t0
+        room = self.context_window - request.max_tokens
+        if len(ids) > room:
+            return Completion(
+                "", prompt_tokens=len(ids), finish_reason="error",
+                error=f"the prompt has {len(ids)} tokens but {self.name} reads at most {self.context_window} "
+                      f"(its context window) including the {request.max_tokens} of the reply: budget the "
+                      f"prompt to {max(0, room)} tokens",
+            )  # fmt: skip
+        greedy = request.temperature <= 0
+        row = Row(ids, max(1, request.max_tokens), 0.0 if greedy else request.temperature,
+                  1.0 if greedy else request.top_p, request.seed, slot=slot, admitted_at=t1)
+        if request.grammar and self.supports_grammar:
+            row.matcher = self._xgr.GrammarMatcher(self._grammar_cache().compile(request.grammar))
+        prof["compile_s"] += time.perf_counter() - t1
+        return row
+
+    def _completion(self, row: Row) -> Completion:
+        return Completion(
+            text=self.tokenizer.decode(row.tokens, skip_special_tokens=True),
+            prompt_tokens=len(row.prompt),
+            completion_tokens=len(row.tokens),
+            latency_s=row.finished_at - row.admitted_at,
+            finish_reason=row.finish,
+            error=row.error,
         )
-        sampling: dict[str, Any] = (
-            {"do_sample": True, "temperature": temperature, "top_p": top_p, "top_k": 0}
-            if temperature > 0
-            else {"do_sample": False, "temperature": None, "top_p": None, "top_k": None}
-        )
-        if seed is not None:
-            torch.manual_seed(seed)
-        started = time.perf_counter()
-        with torch.inference_mode():
-            output = self.model.generate(
-                input_ids=input_ids.to(self.device),
-                attention_mask=attention.to(self.device),
-                max_new_tokens=max(limits),
-                eos_token_id=self.eos_ids,
-                pad_token_id=self.pad_id,
-                logits_processor=[mask] if mask is not None else None,
-                **sampling,
-            )
-        latency = time.perf_counter() - started
-        if mask is not None:
-            self.mask_seconds += mask.seconds
-        completions = []
-        for row, (ids, limit) in enumerate(zip(prompts, limits)):
-            generated = output[row, width:].tolist()[:limit]
-            stop = next((i for i, t in enumerate(generated) if t in self.eos_ids), None)
-            tokens = generated[:stop] if stop is not None else generated
-            error = None
-            finish = "stop" if stop is not None else "length"
-            if mask is not None and mask.failed[row]:
-                finish, error = "error", "the grammar matcher refused a sampled token"
-            completions.append(
-                Completion(
-                    text=self.tokenizer.decode(tokens, skip_special_tokens=True),
-                    prompt_tokens=len(ids),
-                    completion_tokens=len(tokens),
-                    latency_s=latency,
-                    finish_reason=finish,
-                    error=error,
-                )
-            )
-        return completions
+
+    def _decoder(self) -> BatchDecoder:
+        return BatchDecoder(self.model, self._torch, self.eos_ids, self.batch_size, self._xgr,
+                            int(self.model.config.vocab_size), prefill_bf16=self.prefill_bf16)
 
     def close(self) -> None:
         """Drop the model so its memory can be freed."""
