@@ -15,7 +15,7 @@ PYTEST_ARGS ?=
 # tests run too (6 to 14 minutes on 2 cores, once; the binary is cached under ~/.cache/jupyter-warp).
 LLAMA_SERVER_BUILD ?= 0
 
-.PHONY: all install demo test chromium clean llama-server bench bench-batch
+.PHONY: all install demo test lint chromium clean llama-server bench bench-batch
 
 all: install
 
@@ -57,9 +57,14 @@ demo: $(BASE)
 chromium:
 	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq chromium chromium-driver >/dev/null; }
 
-test: install chromium
+test: install chromium lint
 	cd labextension && npm test
 	JUPYTER_WARP_BUILD_LLAMA_SERVER=$(LLAMA_SERVER_BUILD) $(PY) -m pytest $(PYTEST_ARGS)
+
+# The layer rules are a test (tests/test_layers.py); style and types are checked here.
+lint: install
+	$(PY) -m ruff check jupyter_warp kernel_magics tests bench
+	$(PY) -m mypy
 
 llama-server: install
 	$(PY) -m jupyter_warp.tools.llama_server build
