@@ -27,11 +27,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from jupyter_warp.machine import Phase  # noqa: E402
-from jupyter_warp.machine.reply import parse_json_action, split_reply  # noqa: E402
-from jupyter_warp.machine.stepper import STAGES  # noqa: E402
-from jupyter_warp.config import WarpConfig  # noqa: E402
-from jupyter_warp.records import ChatRequest  # noqa: E402
+from jupyter_warp.config import WarpConfig
+from jupyter_warp.machine import Phase
+from jupyter_warp.machine.reply import parse_json_action, split_reply
+from jupyter_warp.machine.stepper import STAGES
+from jupyter_warp.records import ChatRequest
 
 TEXTS = [
     "How does Python handle exceptions, from the try statement to raising and chaining them?",
@@ -44,7 +44,7 @@ TEXTS = [
 def tiny_model(folder: Path) -> None:
     """A 2-layer Llama and a byte-level BPE tokenizer with a ChatML template, saved to ``folder``."""
     import transformers
-    from tokenizers import Tokenizer, models, pre_tokenizers, trainers, decoders
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 
     tok = Tokenizer(models.BPE())
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
@@ -108,7 +108,7 @@ def main() -> int:
                     cites = {int(k) for k in __import__("re").findall(r"\[(\d+)\]", reply.action_text)}
                     assert reply.closed and cites and cites <= {3, 7}, cites
                 parsed += 1
-            except Exception as exc:  # noqa: BLE001 - counted, shown
+            except Exception as exc:
                 print(f"     reply {i} did not parse ({exc}): {c.text[:120]!r}", flush=True)
         check("every grammar-held reply parses (search JSON, write citing only its keys)", parsed == len(batch),
               f"{parsed}/{len(batch)}")
