@@ -10,7 +10,7 @@ import re
 
 import pytest
 import xgrammar  # noqa: F401  (the grammar checks below need it)
-from scripted import MemorySearcher, ScriptedBackend, shown_keys
+from scripted import MemorySearcher, ScriptedBackend, findings, shown_keys
 from xgrammar.testing import _is_grammar_accept_string as accepts
 
 from jupyter_warp.config import WarpConfig
@@ -30,8 +30,8 @@ def section(keys: list[int], zh: bool) -> str:
                 "| 全局词元 | 少数汇总位置 | 需要额外设计 |")
         items = (f"- 局部窗口：实现简单，速度快 \\cite{{textid{b}}}\n- 随机连接：覆盖更广，但结果不稳定\n"
                  "1. 先比较复杂度\n2. 再比较精度")
-        long = "".join(f"第{i}点：{para}" for i in range(1, 22))
-        body = [para + f" \\cite{{textid{a}, textid{c}}}", items, rows, long + f"【{a}】", long + f"[{b}]"]
+        body = [para + f" \\cite{{textid{a}, textid{c}}}", items, rows, findings(0, 65, zh) + f"【{a}】",
+                findings(65, 65, zh) + f"[{b}]"]
     else:
         para = ("Sparse attention computes only a subset of the attention weights, which turns the quadratic cost "
                 "of full attention into something close to linear in the sequence length. The methods differ in "
@@ -41,9 +41,8 @@ def section(keys: list[int], zh: bool) -> str:
         items = (f"- **Local windows** are simple and fast \\cite{{textid{b}}}.\n"
                  "- *Random links* cover more, less stably.\n"
                  "    - nested point with `code[0]` kept as written\n1. compare complexity first\n2. then accuracy")
-        long = "".join(f"Point {i}. {para}" for i in range(1, 7))
-        body = [para + f"\\cite{{textid{a}, textid{c}}}", items, rows, long + f"In [2019] results [{a}-{c}].",
-                long + f"As shown [{b}, {a}]."]
+        body = [para + f"\\cite{{textid{a}, textid{c}}}", items, rows,
+                findings(0, 20, zh) + f" In [2019] results [{a}-{c}].", findings(20, 20, zh) + f" As shown [{b}, {a}]."]
     return "\n\n".join(body)
 
 
