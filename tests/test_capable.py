@@ -97,9 +97,18 @@ def test_capable_model_long_markdown_sections_kept_whole(tmp_path, question):
     script = capable_script(zh)
     backend = ScriptedBackend(script, context_window=32768)
     backend.name = "openai:http://gpu:8000/v1 Qwen3-8B"
+    searcher = MemorySearcher(per_query=4, text_len=20)
     run = Run.create(question, WarpConfig(max_extends=1, k=8), run_dir=tmp_path / "run", backend=backend,
-                     searcher=MemorySearcher(per_query=4, text_len=20))
+                     searcher=searcher)
     run.run()
+    # auto: free mode and no assist, nothing of the embedded model's path: the model's own
+    # keywords searched as given, its own plan and sections, no numbered choices.
+    profile = run.machine.ctx.profile
+    assert (profile.grammar, profile.assist, profile.write_mode) == ("skeleton", False, "free")
+    keywords = [s.action["keywords"] for s in run.steps if s.state == "search"]
+    assert searcher.queries == keywords and all("assist" not in s.action for s in run.steps if s.state == "search")
+    assert all("num ::=" not in r.grammar for r in backend.requests)
+    assert "Written in free mode" in run.snapshot().markdown
     assert run.state.language == ("zh" if zh else "en")
     assert all(s.error is None for s in run.steps), [(s.state, s.error) for s in run.steps if s.error]
     assert run.state.status == "done" and run.state.counters["extends"] == 1

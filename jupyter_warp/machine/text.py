@@ -19,6 +19,7 @@ from ..corpus.analysis import CJK
 
 _RUN = re.compile(rf"([{CJK}]+)|([^\W{CJK}_]+(?:['’][^\W{CJK}_]+)*)")
 _CJK_CHAR = re.compile(rf"[{CJK}]")
+_KATAKANA = re.compile(r"([\u30a0-\u30ff]+)")
 _CITATION = re.compile(r"\\cite[tp]?\{[^}]*\}|【[^】\n]{0,40}】|\[[^\]\n]{0,40}\]")
 _SENTENCE_END = re.compile(r"(?:(?<=[.!?])|(?<=[.!?][\"”’')]))\s+(?=[\"“‘(]?[^\W_a-z])|(?<=[。！？])")
 """Where one sentence ends and the next begins: after ``. ! ?`` (and a closing quote) and a
@@ -64,11 +65,13 @@ def has_cjk(text: str) -> bool:
 
 
 def words(text: str) -> list[str]:
-    """Lower-case words in reading order: Latin runs as they are, CJK runs by jieba."""
+    """Lower-case words in reading order: Latin runs as they are, CJK runs by jieba (a run
+    of katakana, which jieba's Chinese dictionary splits into letters, stays one word)."""
     out: list[str] = []
     for match in _RUN.finditer(text):
         if match.group(1):
-            out += [w for w in _jieba().lcut(match.group(1)) if w.strip()]
+            for i, part in enumerate(_KATAKANA.split(match.group(1))):
+                out += [part] if i % 2 else [w for w in _jieba().lcut(part) if w.strip()]
         else:
             out.append(match.group(2).lower())
     return out
@@ -145,8 +148,9 @@ def sentences(text: str) -> list[str]:
 
 def quotable(sentence: str, min_chars: int = 40, max_chars: int = 400) -> bool:
     """A sentence a reader can take alone: a whole sentence of prose (capital or CJK first,
-    final punctuation last), of ``min_chars`` to ``max_chars``, mostly letters, no code."""
-    if not min_chars <= len(sentence) <= max_chars or _NOT_PROSE.search(sentence):
+    final punctuation last), of ``min_chars`` to ``max_chars`` (a CJK character counts as
+    two), mostly letters, no code."""
+    if not min_chars <= len(sentence) + len(_CJK_CHAR.findall(sentence)) <= max_chars or _NOT_PROSE.search(sentence):
         return False
     first = sentence.lstrip("\"“‘'(")[:1]
     if not first or first.islower() or not (first.isalnum() or _CJK_CHAR.match(first)) or not _ENDS.search(sentence):
