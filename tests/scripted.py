@@ -40,9 +40,10 @@ def findings(start: int, n: int, zh: bool = False) -> str:
     for i in range(start, start + n):
         m, t, v, u = (METHODS[lang][i % 8], TASKS[lang][i % 7], VERBS[lang][i % 9], UNITS[lang][i % 5])
         size, share = 2 ** (10 + i % 7), 61 + (7 * i) % 31
-        out.append([f"采用{m}后，{t}{v}了{share}%的{u}，长度为{size}。", f"第{i + 1}组把{m}用于{t}，{u}变化{2 + i % 9}倍。",
-                    f"对{t}来说，{m}{v}{u}不超过{100 - share}点，直到{size}。", f"表{i + 2}对比{m}与{t}，{share}%的头{v}{u}。"]
-                   [i % 4] if zh else
+        out.append([f"采用{m}后，{t}{v}了{share}%的{u}，长度为{size}。",
+                    f"第{i + 1}组把{m}用于{t}，{u}变化{2 + i % 9}倍。",
+                    f"对{t}来说，{m}{v}{u}不超过{100 - share}点，直到{size}。",
+                    f"表{i + 2}对比{m}与{t}，{share}%的头{v}{u}。"][i % 4] if zh else
                    [f"With {m}, {t} {v} {share} percent of its {u} at {size} tokens.",
                     f"Run {i + 1} pairs {m} with {t}: {u} changes {2 + i % 9} times.",
                     f"For {t}, {m} {v} {u} below {100 - share} points up to {size} tokens.",

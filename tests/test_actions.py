@@ -98,7 +98,8 @@ def test_extend_validation():
             actions.validate_extend(action, r, C)
 
 
-ZH = "这是一个用中文写的段落，它足够长，可以通过长度检查，并且引用了证据 [3]。第二句话说的是另一件事情，也引用了同一段证据 [3]。"
+ZH = ("这是一个用中文写的段落，它足够长，可以通过长度检查，并且引用了证据 [3]。"
+      "第二句话说的是另一件事情，也引用了同一段证据 [3]。")
 
 
 def test_write_validation():

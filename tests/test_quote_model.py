@@ -7,6 +7,8 @@ on 2 cores)."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from jupyter_warp.config import WarpConfig
@@ -18,6 +20,9 @@ from jupyter_warp.evaluate import text as T
 from jupyter_warp.evaluate.sources import load_run
 from jupyter_warp.llm import get_backend
 from jupyter_warp.runs import Run
+
+EMPHASIS = re.compile(r"[*_`]{1,3}")
+"""What the eval strips from a sentence (emphasis, code marks), stripped from the passage too."""
 
 
 def held_to(run_dir) -> dict:  # type: ignore[no-untyped-def,type-arg]
@@ -32,7 +37,8 @@ def held_to(run_dir) -> dict:  # type: ignore[no-untyped-def,type-arg]
     for section in record.sections:
         for sentence in T.sentences(section.text, T.citable_keys(record, section)):
             said = " ".join(T.words(sentence.text))
-            cited = [" ".join(T.words(record.passages[k].text)) for k in sentence.keys if k in record.passages]
+            cited = [" ".join(T.words(EMPHASIS.sub("", record.passages[k].text))) for k in sentence.keys
+                      if k in record.passages]
             if sentence.keys and not any(said in passage for passage in cited):
                 unfound.append(sentence.text)
     return {
