@@ -104,8 +104,8 @@ def heading_choices(passages: Sequence[Passage], keys: Sequence[int], question: 
     of its own (a sentence of its passage that no better title took).
 
     Ranked by the question's terms in the title (and whole key phrases of the question),
-    then by the question's terms in the passage, then by the passage's rank; a heading is
-    paired with the passage it names most closely. A title must share a term with the
+    weighed by how much of the question its passage covers (rare terms weighing more), then
+    by the passage's rank; a heading is paired with the passage it names most closely. A title must share a term with the
     question, or come from one of the first ``first_ranked`` passages (0: never). Left
     out: titles already ``taken`` (the outline's), titles with no content word, titles
     whose passage has no whole sentence to plan with, titles or plans not in the
@@ -126,8 +126,9 @@ def heading_choices(passages: Sequence[Passage], keys: Sequence[int], question: 
             overlap = named & query
             if not overlap and rank >= first_ranked:
                 continue
-            score = (3 * _weight(overlap, idf) + 2 * sum(p <= named for p in phrases)
-                     + 2 * _weight(body & query, idf) / most + 1 / (1 + rank) + (1.5 if depth == 0 else 0.0))
+            about = _weight(body & query, idf) / most  # how much of the question the passage covers
+            named_well = 1 + 3 * _weight(overlap, idf) + 2 * sum(p <= named for p in phrases)
+            score = named_well * (about + 0.25) + 2 / (1 + rank) + (0.5 if depth == 0 else 0.0)
             if named not in best or best[named][0] < score:
                 best[named] = (score, title, passage, key)
     out: list[Choice] = []
@@ -166,7 +167,7 @@ def quote_choices(passages: Sequence[Passage], keys: Sequence[int], title: str, 
     idf = rarity(p.text for p in passages)
     found: list[_Found] = []
     for rank, (passage, key) in enumerate(zip(passages, keys, strict=False)):
-        home = 2.0 if named_title & set(T.terms(" ".join(_names(passage)))) else 0.0
+        home = 2 * _weight(named_title & set(T.terms(" ".join(_names(passage)))), idf) / (_weight(named_title, idf) or 1)
         for place, sentence in enumerate(T.sentences(passage.text)):
             if not T.quotable(sentence, min_chars):
                 continue

@@ -69,11 +69,12 @@ class SearchStage(Stage):
 
     def run_search(self, ctx: Context, keywords: list[str], step: Step, own: str | None = None) -> None:
         """Search, keep the passages for the next turn, and move to planning or writing.
-        The engine's own query (``own``) fills half the passages, the keywords the rest."""
+        The engine's own query (``own``) fills all the passages but one per keyword, half of
+        them at least; the keywords share the rest."""
         s = ctx.s
         k = ctx.config.k if s.report.sections else ctx.config.first_k
-        share = (k + 1) // 2 if keywords else k  # asked twice over: copies of one text in two files count once
-        passages = ctx.searcher.search_many([own], 2 * k)[:share] if own else []
+        share = max((k + 1) // 2, k - len(keywords))  # each keyword keeps a passage at least
+        passages = ctx.searcher.search_many([own], 2 * k)[:share] if own else []  # 2 k: copies count once
         if keywords and len(passages) < k:
             seen = {(p.path, " ".join(p.text.split())) for p in passages}
             more = ctx.searcher.search_many(keywords, k)

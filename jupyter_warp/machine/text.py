@@ -25,7 +25,9 @@ _SENTENCE_END = re.compile(r"(?:(?<=[.!?])|(?<=[.!?][\"”’')]))\s+(?=[\"“�
 """Where one sentence ends and the next begins: after ``. ! ?`` (and a closing quote) and a
 space, before a capital, digit or CJK character; after ``。！？``."""
 _ANY_END = re.compile(r"(?<=[.!?。！？])\s*")
-_ENDS = re.compile(r"[.!?。！？][\"”’')]?$")
+_ENDS = re.compile(r"[^\W_][\"”’')]?[.!?。！？]$")
+"""A whole sentence ends in its stop, right after a word (or a closing quote): a stop inside
+quotes (``‘on the way out.’``) would keep its citation from following it."""
 _CODE_LINE = re.compile(r"^(?: {2,}|\t)\S")
 _LIST_MARK = re.compile(r"^(?:[-*+>]|\d+[.)])\s+")
 _ITEM_MARK = re.compile(r"^(?:[-*+]|\d+[.)])\s+")
@@ -155,7 +157,7 @@ def quotable(sentence: str, min_chars: int = 40, max_chars: int = 400) -> bool:
     first = sentence.lstrip("\"“‘'(")[:1]
     if not first or first.islower() or not (first.isalnum() or _CJK_CHAR.match(first)) or not _ENDS.search(sentence):
         return False
-    if sentence.rstrip("\"”’')").endswith((":", "e.g.", "i.e.", "etc.")):
+    if sentence.endswith(("e.g.", "i.e.", "etc.")):
         return False
     letters = sum(c.isalpha() for c in sentence)
     if letters < 0.7 * len(sentence.replace(" ", "")):
