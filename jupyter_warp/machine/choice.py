@@ -168,7 +168,7 @@ def quote_choices(passages: Sequence[Passage], keys: Sequence[int], title: str, 
     found: list[_Found] = []
     for rank, (passage, key) in enumerate(zip(passages, keys, strict=False)):
         home = 2 * _weight(named_title & set(T.terms(" ".join(_names(passage)))), idf) / (_weight(named_title, idf) or 1)
-        for place, sentence in enumerate(T.sentences(passage.text)):
+        for place, sentence in enumerate(T.units(passage.text)):
             if not T.quotable(sentence, min_chars):
                 continue
             words = T.words(sentence)
@@ -217,16 +217,18 @@ def cite(sentence: str, key: int) -> str:
 
 
 def quoted_text(chosen: Sequence[Choice]) -> str:
-    """The section: each sentence word for word with its citation; one paragraph per run
-    of sentences from the same passage."""
-    paragraphs: list[list[str]] = []
-    last = None
+    """The section: each sentence word for word with its citation, one paragraph per run of
+    sentences from the same passage; tasks with their commands as list items."""
+    blocks: list[list[str]] = []
+    last: tuple[bool, int] | None = None
     for choice in chosen:
-        if choice.key != last:
-            paragraphs.append([])
-            last = choice.key
-        paragraphs[-1].append(cite(choice.text, choice.key))
-    return "\n\n".join(" ".join(p) for p in paragraphs)
+        task = T.is_task(choice.text)
+        kind = (task, -1 if task else choice.key)
+        if kind != last:
+            blocks.append([])
+            last = kind
+        blocks[-1].append(f"- {cite(choice.text, choice.key)}" if task else cite(choice.text, choice.key))
+    return "\n\n".join(("\n" if b[0].startswith("- ") else " ").join(b) for b in blocks)
 
 
 # The grammar and the reading of a choice.

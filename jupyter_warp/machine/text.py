@@ -117,19 +117,33 @@ def key_phrases(question: str) -> list[frozenset[str]]:
 
 
 # Sentences of a passage.
-def prose_blocks(text: str) -> list[str]:
-    """The paragraphs and list items of a passage that are prose: fenced and indented code,
-    tables and headings left out, list and quote markers removed, whitespace normalised."""
-    out: list[str] = []
-    fenced = False
+_TASK = re.compile(r"^(?P<lead>[^`]+:) `(?P<code>[^`\n]{1,150})`$")
+"""A task and its one-line command (``Rebase a branch: `git rebase main```), as tldr pages
+and most Markdown how-tos write them: a list item ending in a colon, then the command."""
+
+
+def passage_blocks(text: str) -> list[tuple[str, str]]:
+    """A passage's paragraphs and list items as ``("prose", text)`` (list and quote markers
+    removed, headings and tables left out, whitespace normalised) and its code as
+    ``("code", line)`` (one line; ``""`` for longer code)."""
+    out: list[tuple[str, str]] = []
+    fenced: list[str] | None = None
     for block in re.split(r"\n\s*\n", text):
         lines = [line for line in block.splitlines() if line.strip()]
         if not lines:
             continue
-        if lines[0].lstrip().startswith(("```", "~~~")) or fenced:
-            fenced = not fenced if sum(line.lstrip().startswith(("```", "~~~")) for line in lines) % 2 else fenced
+        if fenced is not None or lines[0].lstrip().startswith(("```", "~~~")):
+            fenced = (fenced or []) + lines
+            if len(fenced) > 1 and sum(line.lstrip().startswith(("```", "~~~")) for line in fenced) % 2 == 0:
+                body = fenced[1:-1]
+                out.append(("code", body[0].strip() if len(body) == 1 else ""))
+                fenced = None
             continue
         if sum(bool(_CODE_LINE.match(line)) for line in lines) * 2 >= len(lines):
+            out.append(("code", lines[0].strip() if len(lines) == 1 else ""))
+            continue
+        if len(lines) == 1 and re.fullmatch(r"`[^`]+`", lines[0].strip()):
+            out.append(("code", lines[0].strip()[1:-1]))
             continue
         items: list[list[str]] = []
         for line in lines:
@@ -139,30 +153,59 @@ def prose_blocks(text: str) -> list[str]:
             if not items or _ITEM_MARK.match(stripped):
                 items.append([])
             items[-1].append(_LIST_MARK.sub("", stripped))
-        out += [flat for flat in (" ".join(" ".join(item).split()) for item in items) if flat]
+        out += [("prose", flat) for flat in (" ".join(" ".join(item).split()) for item in items) if flat]
     return out
 
 
 def sentences(text: str) -> list[str]:
     """The sentences of a passage's prose, in order, whitespace normalised."""
-    return [s.strip() for block in prose_blocks(text) for s in _SENTENCE_END.split(block) if s and s.strip()]
+    return [s.strip() for kind, block in passage_blocks(text) if kind == "prose"
+            for s in _SENTENCE_END.split(block) if s and s.strip()]
+
+
+def units(text: str) -> list[str]:
+    """What a section may quote from a passage, in order: its sentences, and each task that
+    ends in a colon joined to the one-line command after it (``Task: `command```)."""
+    out: list[str] = []
+    after_prose = False
+    for kind, block in passage_blocks(text):
+        if kind == "prose":
+            out += [s.strip() for s in _SENTENCE_END.split(block) if s and s.strip()]
+        elif block and after_prose and out and out[-1].endswith(":") and "`" not in block:
+            out[-1] = f"{out[-1]} `{block}`"
+        after_prose = kind == "prose"
+    return out
+
+
+def is_task(unit: str) -> bool:
+    """Whether ``unit`` is a task with its command (it ends in code, not in a stop)."""
+    return _TASK.match(unit) is not None
 
 
 def quotable(sentence: str, min_chars: int = 40, max_chars: int = 400) -> bool:
     """A sentence a reader can take alone: a whole sentence of prose (capital or CJK first,
     final punctuation last), of ``min_chars`` to ``max_chars`` (a CJK character counts as
-    two), mostly letters, no code."""
+    two), mostly letters, no code; or a task with its one-line command."""
+    task = _TASK.match(sentence)
+    if task:
+        lead = task.group("lead")
+        return (len(sentence) <= max_chars and _quotable_start(lead) and not _NOT_PROSE.search(lead)
+                and not re.search(r"[.!?]\s", lead) and len(words(lead)) >= 4 and "<" not in task.group("code"))
     if not min_chars <= len(sentence) + len(_CJK_CHAR.findall(sentence)) <= max_chars or _NOT_PROSE.search(sentence):
         return False
-    first = sentence.lstrip("\"“‘'(")[:1]
-    if not first or first.islower() or not (first.isalnum() or _CJK_CHAR.match(first)) or not _ENDS.search(sentence):
+    if not _quotable_start(sentence) or not _ENDS.search(sentence):
         return False
-    if sentence.endswith(("e.g.", "i.e.", "etc.")):
+    if re.search(r"[.!?]\s", sentence):  # "etc. have": read as two sentences by the eval, half uncited
         return False
     letters = sum(c.isalpha() for c in sentence)
     if letters < 0.7 * len(sentence.replace(" ", "")):
         return False
     return bool(_CJK_CHAR.search(sentence)) or len(words(sentence)) >= 6
+
+
+def _quotable_start(text: str) -> bool:
+    first = text.lstrip("\"“‘'(")[:1]
+    return bool(first) and not first.islower() and bool(first.isalnum() or _CJK_CHAR.match(first))
 
 
 def ngrams(items: Sequence[str], n: int) -> list[tuple[str, ...]]:
