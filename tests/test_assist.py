@@ -185,3 +185,50 @@ def test_copied_instructions_and_repetition_are_rejected_in_free_mode():
                  "to add the number of this section to the list of actions " * 5 + "[3]."):
         with pytest.raises(ActionError, match="repeats itself"):
             validate_section(text, [3, 7], "en", config, grams)
+
+
+TLDR = """# git rebase
+
+> Reapply commits from one branch onto another base commit.
+> More information: <https://git-scm.com/docs/git-rebase>.
+
+- Rebase the current branch on top of another specified branch:
+
+`git rebase {{new_base_branch}}`
+
+- Continue a rebase that was interrupted by a merge failure, after editing conflicting files:
+
+`git rebase --continue`
+
+- Abort a rebase in progress (e.g. if it is interrupted by a merge conflict):
+
+`git rebase --abort`
+"""
+
+
+def test_a_task_is_quoted_with_its_command_as_a_list_item():
+    from jupyter_warp.evaluate import text as E
+    from jupyter_warp.evaluate.instructions import instruction_phrases
+    from jupyter_warp.evaluate.metrics import report_metrics
+    from jupyter_warp.evaluate.records import ReportRecord, Section, SourcePassage
+    from jupyter_warp.machine.choice import quote_choices, quoted_text
+    from jupyter_warp.records import Passage
+
+    passage = Passage(doc_id="r", text=TLDR, path="pages/git-rebase.md", title="git rebase")
+    question = "How do I rebase commits onto another git branch?"
+    offered = quote_choices([passage], [4], "git rebase", "", question, "en", min_chars=20)
+    assert [c.text for c in offered] == [
+        "Reapply commits from one branch onto another base commit.",
+        "Rebase the current branch on top of another specified branch: `git rebase {{new_base_branch}}`",
+        "Continue a rebase that was interrupted by a merge failure, after editing conflicting files: "
+        "`git rebase --continue`",
+    ]  # the URL line and the task whose words hold "e.g." are not whole units
+    text = quoted_text([offered[0], offered[1], offered[2]])
+    assert text.split("\n\n")[1].startswith("- Rebase the current branch") and text.count("\n- ") == 2
+    record = ReportRecord(id="r", kind="run", source="-", query="How do I rebase commits onto another git branch?",
+                          sections=[Section("section-1", "git rebase", 1, text, shown=[4])],
+                          passages={4: SourcePassage(4, TLDR, doc="pages/git-rebase.md")})
+    said = E.sentences(text, [4])
+    assert [s.keys for s in said] == [[4], [4], [4]]
+    metrics = report_metrics(record, instruction_phrases())["metrics"]
+    assert metrics["supported_share"] == 1.0 and metrics["uncited_statements"] == 0.0

@@ -105,12 +105,13 @@ def heading_choices(passages: Sequence[Passage], keys: Sequence[int], question: 
 
     Ranked by the question's terms in the title (and whole key phrases of the question),
     weighed by how much of the question its passage covers (rare terms weighing more), then
-    by the passage's rank; a heading is paired with the passage it names most closely. A title must share a term with the
-    question, or come from one of the first ``first_ranked`` passages (0: never). Left
-    out: titles already ``taken`` (the outline's), titles with no content word, titles
-    whose passage has no whole sentence to plan with, titles or plans not in the
-    question's language or holding a phrase of the prompt's instructions, and titles far
-    less relevant than the best unless fewer than ``minimum`` would be left."""
+    by the passage's rank; a heading is paired with the passage it names most closely. A
+    title must share a term with the question, or come from one of the first
+    ``first_ranked`` passages (0: never). Left out: titles already ``taken`` (the
+    outline's), titles with no content word, titles whose passage has no whole sentence to
+    plan with, titles or plans not in the question's language or holding a phrase of the
+    prompt's instructions, and titles far less relevant than the best unless fewer than
+    ``minimum`` would be left."""
     query, phrases = T.topic_terms(question), T.key_phrases(question)
     used = {frozenset(T.terms(t)) for t in taken}
     idf = rarity(p.text for p in passages)
@@ -167,7 +168,8 @@ def quote_choices(passages: Sequence[Passage], keys: Sequence[int], title: str, 
     idf = rarity(p.text for p in passages)
     found: list[_Found] = []
     for rank, (passage, key) in enumerate(zip(passages, keys, strict=False)):
-        home = 2 * _weight(named_title & set(T.terms(" ".join(_names(passage)))), idf) / (_weight(named_title, idf) or 1)
+        heads = named_title & set(T.terms(" ".join(_names(passage))))
+        home = 2 * _weight(heads, idf) / (_weight(named_title, idf) or 1)  # its headings name the section
         for place, sentence in enumerate(T.units(passage.text)):
             if not T.quotable(sentence, min_chars):
                 continue
