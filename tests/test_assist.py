@@ -11,7 +11,6 @@ import re
 from pathlib import Path
 
 import pytest
-from scripted import ScriptedBackend, reply
 
 from jupyter_warp.config import WarpConfig
 from jupyter_warp.corpus import build_index, open_index
@@ -24,6 +23,7 @@ from jupyter_warp.machine.text import clean_keywords, noise
 from jupyter_warp.machine.write import QUOTED, validate_section
 from jupyter_warp.prompts import PromptRenderer
 from jupyter_warp.runs import Run
+from scripted import ScriptedBackend, reply
 
 NOISE = ["with-f-f-f-f-f-f", "the_key_to_the_great_problem", "exception exception exception", "#2"]
 

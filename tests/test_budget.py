@@ -6,14 +6,13 @@ from __future__ import annotations
 
 import json
 
-from scripted import MemorySearcher, ScriptedBackend, findings, good_script, reply, shown_keys
-
 from jupyter_warp.batch import Question, run_lockstep
 from jupyter_warp.budget import TEMPLATE_MARGIN, fit_prompt
 from jupyter_warp.config import WarpConfig
 from jupyter_warp.llm import ReplayBackend
 from jupyter_warp.records import Completion
 from jupyter_warp.runs import Run
+from scripted import MemorySearcher, ScriptedBackend, findings, good_script, reply, shown_keys
 
 Q = "How does alpha relate to beta?"
 

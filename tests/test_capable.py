@@ -10,11 +10,11 @@ import re
 
 import pytest
 import xgrammar  # noqa: F401  (the grammar checks below need it)
-from scripted import MemorySearcher, ScriptedBackend, findings, shown_keys
 from xgrammar.testing import _is_grammar_accept_string as accepts
 
 from jupyter_warp.config import WarpConfig
 from jupyter_warp.runs import Run
+from scripted import MemorySearcher, ScriptedBackend, findings, shown_keys
 
 EN = "How do sparse attention methods trade accuracy for speed?"
 ZH = "稀疏注意力方法如何在 Transformer 模型中权衡准确率与速度？"

@@ -4,8 +4,7 @@ import json
 
 import pytest
 
-from eval_fixtures import CHAIN, INSTRUCTION, TRY, clean_script, make_run
-from eval_fixtures import FINALLY
+from eval_fixtures import CHAIN, FINALLY, INSTRUCTION, TRY, clean_script, make_run
 from jupyter_warp.citations import check_citations
 from jupyter_warp.evaluate import evaluate
 from jupyter_warp.evaluate import text as T

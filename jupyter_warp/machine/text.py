@@ -47,7 +47,7 @@ def _jieba() -> Any:
 
 @lru_cache(maxsize=1)
 def _stop_words() -> frozenset[str]:
-    from stopwords import get_stopwords  # type: ignore[import-untyped]
+    from stopwords import get_stopwords
     from whoosh.analysis.filters import STOP_WORDS
 
     return frozenset(w.lower() for words in (STOP_WORDS, get_stopwords("english"), get_stopwords("chinese"))
