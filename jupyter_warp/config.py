@@ -15,6 +15,10 @@ _BOOLEAN = ("true", "false", "yes", "no", "1", "0", "on")
 GRAMMAR_MODES = ("auto", "full", "skeleton", "off")
 """``constrained``: auto (bounded for models that need it, skeleton for the others), the
 bounded grammar, the reply's shape only, or none."""
+ASSIST_MODES = ("auto", "on", "off")
+"""``assist``: auto (on for the embedded model, off for capable models), on, off."""
+WRITE_MODES = ("auto", "quote", "free")
+"""``write_mode``: auto (quote for the embedded model, free for capable models), quote, free."""
 PROMPT_PROFILES = ("auto", "own", "reference")
 """``prompt_profile``: how prompt variables are rendered (``auto``: ``reference`` when
 ``prompts_dir`` holds the reference system's ``surveycpm_*.jinja`` templates)."""
@@ -58,6 +62,13 @@ class WarpConfig:
     constrained: str = setting("auto", "grammar for replies where the backend enforces one: auto (bounded for the "
                                        "embedded model, skeleton for other models), full (bounded), skeleton (tags "
                                        "and JSON shape, free Markdown sections), off", choices=GRAMMAR_MODES)
+    assist: str = setting("auto", "search assist and planning by choice: the engine adds its own query to each "
+                                  "search, drops noise keywords, and lets the model choose section titles among "
+                                  "the headings found; auto: on for the embedded model, off for capable models",
+                          choices=ASSIST_MODES)
+    write_mode: str = setting("auto", "how a section is written: quote (the model chooses sentences of the passages, "
+                                      "quoted word for word with their citations) or free (the model writes); auto: "
+                                      "quote for the embedded model, free for capable models", choices=WRITE_MODES)
     enable_thinking: bool = setting(False, "let a thinking model think (<think>) before answering; off as in the "
                                            "reference system")
     context_window: int | None = setting(None, "tokens of prompt plus reply at most (none: what the backend "

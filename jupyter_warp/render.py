@@ -16,6 +16,7 @@ import nbformat
 
 from .citations import reference_lines, renumberer
 from .machine import Phase, RunStatus
+from .machine.write import QUOTED
 from .mime import CELL_METADATA_KEY, FORMAT_VERSION
 from .report import WRITTEN, Node
 from .state import RunState
@@ -213,10 +214,30 @@ def node_body(node: Node, renumber: renumberer) -> str:
     return renumber(node.text, node.citations) if node.text else ""
 
 
+def mode_note(s: RunState) -> str:
+    """Which mode wrote the report: quote mode (sentences of the passages, chosen by the
+    model, quoted word for word with their citation) or free mode (written by the model);
+    empty while nothing is written."""
+    written = [node for _, node, _ in s.report.walk() if node.text]
+    quoted = sum(node.note == QUOTED for node in written)
+    if not written:
+        return ""
+    if quoted == len(written):
+        return ("*Written in quote mode: every sentence is quoted word for word from the passage it cites; "
+                "the model chose the sentences and their order.*")
+    if not quoted:
+        return "*Written in free mode: the model wrote each section from the passages it cites.*"
+    return (f"*Written in quote mode ({quoted} of {len(written)} sections: sentences quoted word for word from "
+            "the passages they cite) and free mode (the others, written by the model).*")
+
+
 def report_markdown(s: RunState) -> str:
     order = s.report.citation_order()
     renumber = renumberer(order)
     lines = [f"# {s.report.title or s.query}", ""]
+    note = mode_note(s)
+    if note:
+        lines += [note, ""]
     for _, number, node, depth in shown_nodes(s):
         lines += [section_heading(number, node, depth), ""]
         body = node_body(node, renumber)
@@ -251,7 +272,7 @@ def report_cells(s: RunState) -> list[ReportCell]:
             flush()
             parts, cited, position = [], [], pos
             if not cells:
-                parts.append(f"# {s.report.title or s.query}")
+                parts += [f"# {s.report.title or s.query}"] + ([mode_note(s)] if mode_note(s) else [])
         parts.append(section_heading(number, node, depth))
         body = node_body(node, renumber)
         if body:

@@ -41,7 +41,8 @@ def key_of(prompt: str, text: str) -> int:
 
 def defect_script(reject_first_write: bool = False):  # type: ignore[no-untyped-def]
     """Section 1: a sentence copied from its passage and an invented one; section 2: a copied
-    paragraph; section 3: the same paragraph again and an instruction phrase."""
+    paragraph; section 3: the same paragraph again (``make_run`` adds an instruction phrase
+    to it afterwards, as a user's edit: the engine rejects a reply that copies one)."""
     rejected: list[int] = []
 
     def script(request: ChatRequest) -> str:
@@ -60,9 +61,10 @@ def defect_script(reject_first_write: bool = False):  # type: ignore[no-untyped-
                 return reply(f"{TRY[:-1]} [{k_try}]. {INVENTED[:-1]} [{k_fin}].")
             if "update section-2" in p:
                 return reply(paragraph)
-            return reply(f"{paragraph}\n\n{INSTRUCTION[:-1]} [{k_try}].")
+            return reply(paragraph)
         return reply({"name": "nop"})
 
+    script.defects = True  # type: ignore[attr-defined]
     return script
 
 
@@ -90,4 +92,10 @@ def make_run(path: Path, script=None, question: str = QUESTION) -> Run:  # type:
                      searcher=FixedSearcher())
     run.run()
     assert run.state.state == "done", run.state.stop_reason
+    if getattr(script or defect_script, "defects", script is None):  # section 3 also copies an instruction
+        node = run.report.find("section-3")
+        key = next(k for k, p in run.state.registry.passages.items() if p.text == TRY)
+        node.text += f"\n\n{INSTRUCTION[:-1]} [{key}]."
+        node.citations = list(dict.fromkeys(node.citations + [key]))
+        run.save()
     return run

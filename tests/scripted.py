@@ -21,6 +21,36 @@ def shown_keys(prompt: str) -> list[int]:
     return [int(k) for k in re.findall(r"^\[(\d+)\] \(", prompt, re.MULTILINE)]
 
 
+METHODS = {"en": ["local windows", "global tokens", "random links", "block sparsity", "low-rank projections",
+                   "hashing buckets", "dilated windows", "kernel features"],
+           "zh": ["局部窗口", "全局词元", "随机连接", "分块稀疏", "低秩投影", "哈希分桶", "膨胀窗口", "核特征"]}
+TASKS = {"en": ["question answering", "code completion", "translation", "summarisation", "retrieval", "genomics",
+                "speech"], "zh": ["问答", "代码补全", "机器翻译", "摘要", "检索", "基因组", "语音识别"]}
+VERBS = {"en": ["keeps", "retains", "holds", "preserves", "loses", "drops", "recovers", "gains", "cuts"],
+         "zh": ["保留", "损失", "提高", "降低", "恢复", "节省", "压缩", "增加", "减少"]}
+UNITS = {"en": ["memory", "latency", "throughput", "energy", "accuracy"],
+         "zh": ["显存", "延迟", "吞吐量", "能耗", "准确率"]}
+
+
+def findings(start: int, n: int, zh: bool = False) -> str:
+    """``n`` distinct sentences of measurements, as a long analytical section has them (a
+    section that says one sentence again is rejected, in every mode)."""
+    lang = "zh" if zh else "en"
+    out = []
+    for i in range(start, start + n):
+        m, t, v, u = (METHODS[lang][i % 8], TASKS[lang][i % 7], VERBS[lang][i % 9], UNITS[lang][i % 5])
+        size, share = 2 ** (10 + i % 7), 61 + (7 * i) % 31
+        out.append([f"采用{m}后，{t}{v}了{share}%的{u}，长度为{size}。",
+                    f"第{i + 1}组把{m}用于{t}，{u}变化{2 + i % 9}倍。",
+                    f"对{t}来说，{m}{v}{u}不超过{100 - share}点，直到{size}。",
+                    f"表{i + 2}对比{m}与{t}，{share}%的头{v}{u}。"][i % 4] if zh else
+                   [f"With {m}, {t} {v} {share} percent of its {u} at {size} tokens.",
+                    f"Run {i + 1} pairs {m} with {t}: {u} changes {2 + i % 9} times.",
+                    f"For {t}, {m} {v} {u} below {100 - share} points up to {size} tokens.",
+                    f"Table {i + 2} sets {m} against {t}; {share} percent of heads {v} {u}."][i % 4])
+    return ("" if zh else " ").join(out)
+
+
 def plan(n: int = 3, title: str = "Report") -> dict:
     return {"name": "init-plan", "title": title,
             "sections": [{"title": f"Part {i}", "plan": f"cover part {i}"} for i in range(1, n + 1)]}

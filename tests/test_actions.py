@@ -99,16 +99,20 @@ def test_extend_validation():
             actions.validate_extend(action, r, C)
 
 
+ZH = ("这是一个用中文写的段落，它足够长，可以通过长度检查，并且引用了证据 [3]。"
+      "第二句话说的是另一件事情，也引用了同一段证据 [3]。")
+
+
 def test_write_validation():
     body = "This section explains the result in enough words to pass the length check [3] and more [4][99]."
     checked = actions.validate_write(body, [3, 4], "en", C)
     assert checked.cited == [3, 4] and checked.removed == 1 and "[99]" not in checked.text
     for text, msg in [("# Heading\n" + body, "headings"), ("Too short [3].", "too short"),
                       ("A long enough text that cites nothing at all, only unknown keys [8].", "cite 1 to 12"),
-                      ("这是一个用中文写的段落，它足够长，可以通过长度检查，并且引用了证据 [3]。" * 2, "English")]:
+                      (ZH, "English")]:
         with pytest.raises(ActionError, match=msg):
             actions.validate_write(text, [3, 4], "en", C)
-    zh = "这是一个用中文写的段落，它足够长，可以通过长度检查，并且引用了证据 [3]。" * 2
+    zh = ZH
     assert actions.validate_write(zh, [3], "zh", C).cited == [3]
     with pytest.raises(ActionError, match="Chinese"):
         actions.validate_write(body, [3, 4], "zh", C)

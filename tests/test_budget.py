@@ -12,7 +12,7 @@ from jupyter_warp.config import WarpConfig
 from jupyter_warp.llm import ReplayBackend
 from jupyter_warp.records import Completion
 from jupyter_warp.runs import Run
-from scripted import MemorySearcher, ScriptedBackend, good_script, reply, shown_keys
+from scripted import MemorySearcher, ScriptedBackend, findings, good_script, reply, shown_keys
 
 Q = "How does alpha relate to beta?"
 
@@ -54,12 +54,12 @@ def test_small_window_shrinks_the_reply_before_anything_else():
 def test_every_state_fitted_at_a_small_window(tmp_path):
     searcher = MemorySearcher(per_query=10, text_len=60)
     window = 3000
-    long_text = "A long written section about alpha and beta, with evidence. " * 60
+    long_text = findings(0, 45)
 
     def script(request):
         if "You are the writer" in request.prompt:
             keys = shown_keys(request.prompt)
-            return reply(long_text + f"[{keys[0]}].")
+            return reply(long_text + f" [{keys[0]}].")
         return good_script({"name": "extend-plan", "position": "section-3",
                             "subsections": [{"title": "X", "plan": "x"}, {"title": "Y", "plan": "y"}]})(request)
 

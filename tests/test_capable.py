@@ -14,7 +14,7 @@ from xgrammar.testing import _is_grammar_accept_string as accepts
 
 from jupyter_warp.config import WarpConfig
 from jupyter_warp.runs import Run
-from scripted import MemorySearcher, ScriptedBackend, shown_keys
+from scripted import MemorySearcher, ScriptedBackend, findings, shown_keys
 
 EN = "How do sparse attention methods trade accuracy for speed?"
 ZH = "稀疏注意力方法如何在 Transformer 模型中权衡准确率与速度？"
@@ -30,8 +30,8 @@ def section(keys: list[int], zh: bool) -> str:
                 "| 全局词元 | 少数汇总位置 | 需要额外设计 |")
         items = (f"- 局部窗口：实现简单，速度快 \\cite{{textid{b}}}\n- 随机连接：覆盖更广，但结果不稳定\n"
                  "1. 先比较复杂度\n2. 再比较精度")
-        long = "".join(f"第{i}点：{para}" for i in range(1, 22))
-        body = [para + f" \\cite{{textid{a}, textid{c}}}", items, rows, long + f"【{a}】", long + f"[{b}]"]
+        body = [para + f" \\cite{{textid{a}, textid{c}}}", items, rows, findings(0, 65, zh) + f"【{a}】",
+                findings(65, 65, zh) + f"[{b}]"]
     else:
         para = ("Sparse attention computes only a subset of the attention weights, which turns the quadratic cost "
                 "of full attention into something close to linear in the sequence length. The methods differ in "
@@ -41,9 +41,8 @@ def section(keys: list[int], zh: bool) -> str:
         items = (f"- **Local windows** are simple and fast \\cite{{textid{b}}}.\n"
                  "- *Random links* cover more, less stably.\n"
                  "    - nested point with `code[0]` kept as written\n1. compare complexity first\n2. then accuracy")
-        long = "".join(f"Point {i}. {para}" for i in range(1, 7))
-        body = [para + f"\\cite{{textid{a}, textid{c}}}", items, rows, long + f"In [2019] results [{a}-{c}].",
-                long + f"As shown [{b}, {a}]."]
+        body = [para + f"\\cite{{textid{a}, textid{c}}}", items, rows,
+                findings(0, 20, zh) + f" In [2019] results [{a}-{c}].", findings(20, 20, zh) + f" As shown [{b}, {a}]."]
     return "\n\n".join(body)
 
 
@@ -98,9 +97,18 @@ def test_capable_model_long_markdown_sections_kept_whole(tmp_path, question):
     script = capable_script(zh)
     backend = ScriptedBackend(script, context_window=32768)
     backend.name = "openai:http://gpu:8000/v1 Qwen3-8B"
+    searcher = MemorySearcher(per_query=4, text_len=20)
     run = Run.create(question, WarpConfig(max_extends=1, k=8), run_dir=tmp_path / "run", backend=backend,
-                     searcher=MemorySearcher(per_query=4, text_len=20))
+                     searcher=searcher)
     run.run()
+    # auto: free mode and no assist, nothing of the embedded model's path: the model's own
+    # keywords searched as given, its own plan and sections, no numbered choices.
+    profile = run.machine.ctx.profile
+    assert (profile.grammar, profile.assist, profile.write_mode) == ("skeleton", False, "free")
+    keywords = [s.action["keywords"] for s in run.steps if s.state == "search"]
+    assert searcher.queries == keywords and all("assist" not in s.action for s in run.steps if s.state == "search")
+    assert all("num ::=" not in r.grammar for r in backend.requests)
+    assert "Written in free mode" in run.snapshot().markdown
     assert run.state.language == ("zh" if zh else "en")
     assert all(s.error is None for s in run.steps), [(s.state, s.error) for s in run.steps if s.error]
     assert run.state.status == "done" and run.state.counters["extends"] == 1

@@ -4,7 +4,8 @@ import json
 
 import pytest
 
-from eval_fixtures import CHAIN, INSTRUCTION, TRY, clean_script, make_run
+from eval_fixtures import CHAIN, FINALLY, INSTRUCTION, TRY, clean_script, make_run
+from jupyter_warp.citations import check_citations
 from jupyter_warp.evaluate import evaluate
 from jupyter_warp.evaluate import text as T
 from jupyter_warp.evaluate.instructions import instruction_phrases
@@ -68,8 +69,25 @@ def record(sections, query="What does the try statement do?", passages=None):
 def test_validity_counts_markers_not_shown_for_the_section():
     text = f"{TRY[:-1]} [1][2]. {CHAIN[:-1]} [9]."
     m = report_metrics(record([Section("section-1", "A", 1, text, shown=[1])]), instruction_phrases())["metrics"]
-    # [1] was shown; [2] exists but was not shown for this section; [9] does not exist.
-    assert m["citation_markers"] == 3 and m["citation_validity"] == pytest.approx(1 / 3)
+    # [1] was shown; [2] stands in a run with it, so it cites too (a passage not shown for this
+    # section); a lone [9] names nothing shown: the engine leaves it as text, and so does eval.
+    assert m["citation_markers"] == 2 and m["citation_validity"] == pytest.approx(1 / 2)
+
+
+def test_citations_are_read_as_the_engine_reads_them():
+    text = (f"{TRY[:-1]} 【1】. In [2019] the rules changed: {CHAIN[:-1]} [1-2]. "
+            f"{FINALLY[:-1]} \\cite{{textid9}}.")
+    rows = T.sentences(text, [1])
+    assert [r.keys for r in rows] == [[1], [1, 2], [9]]
+    assert "In [2019] the rules changed" in rows[1].text and "【" not in rows[0].text
+    m = report_metrics(record([Section("section-1", "A", 1, text, shown=[1])],
+                              passages={k: SourcePassage(k, t, doc=f"{k}.md") for k, t in ((1, TRY), (2, CHAIN))}),
+                       instruction_phrases())["metrics"]
+    checked = check_citations(text, [1])
+    # Four markers; the invalid ones are exactly those the engine would remove; [2019] is no marker.
+    assert m["citation_markers"] == 4 and m["citation_validity"] == pytest.approx(2 / 4)
+    assert checked.removed == 2 and checked.cited == [1] and "[2019]" in checked.text
+    assert m["supported_share"] == pytest.approx(2 / 3)  # the FINALLY sentence cites no passage of the run
 
 
 def test_uncited_statements_and_markers_after_the_full_stop():

@@ -42,12 +42,14 @@ def test_every_step_with_its_prompt_and_reply(run_dir, tmp_path):
 def test_accepted_only_and_min_support(run_dir, tmp_path):
     accepted = export_sft([run_dir], tmp_path / "a.jsonl", accepted_only=True)
     assert all(r["meta"]["accepted"] for r in read(tmp_path / "a.jsonl")) and accepted.skipped == {"rejected": 1}
-    # Write steps' own support: section 1 (copied + invented) 0.5, section 2 1.0, section 3
-    # (copied + instruction phrase) 0.5; the report's 3/5 decides for the other steps.
+    # Write steps' own support: section 1 (copied + invented) 0.5, sections 2 and 3 1.0 (the
+    # instruction phrase in section 3 is an edit after its step); the report's 3/5 decides
+    # for the other steps.
     strict = export_sft([run_dir], tmp_path / "s.jsonl", min_support=0.75)
     rows = read(tmp_path / "s.jsonl")
-    assert [(r["meta"]["state"], r["meta"]["position"]) for r in rows] == [("write", "section-2")]
-    assert strict.skipped["below --min-support"] == len(load_run(run_dir).steps) - 2
+    assert [(r["meta"]["state"], r["meta"]["position"]) for r in rows] == [("write", "section-2"),
+                                                                          ("write", "section-3")]
+    assert strict.skipped["below --min-support"] == len(load_run(run_dir).steps) - 3
     loose = export_sft([run_dir], tmp_path / "l.jsonl", min_support=0.5)
     assert loose.by_state["write"]["examples"] == 3 and loose.skipped == {"rejected": 1}
     assert loose.by_state["search"]["examples"] == 4

@@ -27,13 +27,21 @@ C = WarpConfig()
 KEYS = [3, 7, 12]
 WORDS = {
     "en": ("sparse attention accuracy", "Methods compared", "How the main families differ in what they keep",
-           "Local windows keep only the neighbours of each token, which makes them fast"),
+           "Local windows keep only the neighbours of each token, which makes them fast",
+           "Global tokens gather a summary of the whole sequence at a small extra cost",
+           "Random links reach distant positions, though the results vary from run to run"),
     "zh": ("稀疏注意力 准确率", "方法比较", "比较主要方法保留哪些位置以及由此带来的代价",
-           "局部窗口只保留每个词元的邻近位置，因此速度很快，但会丢失远距离依赖"),
+           "局部窗口只保留每个词元的邻近位置，因此速度很快，但会丢失远距离依赖",
+           "全局词元汇总整个序列的信息，只需要很少的额外计算",
+           "随机连接可以到达较远的位置，但每次运行的结果并不稳定"),
     "ja": ("スパース注意 精度", "手法の比較", "主要な手法がどの位置を残すかとその代償を比べる",
-           "局所窓は各トークンの近くだけを残すので速いが、遠い依存関係を失う"),
+           "局所窓は各トークンの近くだけを残すので速いが、遠い依存関係を失う",
+           "グローバルトークンは系列全体の要約を少ない追加計算で集める",
+           "ランダムな接続は遠い位置に届くが、結果は実行ごとに変わる"),
     "fr": ("attention éparse précision", "Méthodes comparées", "Comment les familles principales diffèrent",
-           "Les fenêtres locales ne gardent que les voisins de chaque jeton, ce qui les rend rapides"),
+           "Les fenêtres locales ne gardent que les voisins de chaque jeton, ce qui les rend rapides",
+           "Les jetons globaux résument toute la séquence pour un faible surcoût de calcul",
+           "Les liens aléatoires atteignent des positions lointaines, mais leurs résultats varient beaucoup"),
 }
 
 
@@ -50,7 +58,7 @@ def report_for_extend() -> Report:
 
 
 def replies(lang: str) -> dict[str, list[str]]:
-    kw, title, plan, sentence = WORDS[lang]
+    kw, title, plan, sentence, second, third = WORDS[lang]
     sec = [{"title": f"{title} {i}", "plan": plan} for i in range(1, 4)]
     sub = [{"title": f"{title} {i}", "plan": plan} for i in range(1, 3)]
     long_thought = f"{plan}.\n{plan}, {kw} < 3 </b>"
@@ -60,9 +68,9 @@ def replies(lang: str) -> dict[str, list[str]]:
         "init_plan": [frame(json.dumps({"name": "init-plan", "title": title, "sections": sec}, ensure_ascii=False))],
         "extend_plan": [frame(json.dumps({"name": "extend-plan", "position": "section-3", "subsections": sub},
                                          ensure_ascii=False)), frame('{"name": "nop"}')],
-        "write": [frame(f"{sentence} [3]. {sentence} [7][3]. "),
-                  frame(f"{sentence} \\cite{{textid3, textid7}}.\n\n- {sentence} [12]\n\n| a | b |\n|---|---|\n"
-                        f"| {kw} | x<y |\n\n{sentence}【7】 in [2019]; `a[0]` </acti", long_thought)],
+        "write": [frame(f"{sentence} [3]. {second} [7][3]. "),
+                  frame(f"{sentence} \\cite{{textid3, textid7}}.\n\n- {second} [12]\n\n| a | b |\n|---|---|\n"
+                        f"| {kw} | x<y |\n\n{third}【7】 in [2019]; `a[0]` </acti", long_thought)],
     }
 
 

@@ -45,7 +45,7 @@ def citation_pairs(record: ReportRecord) -> list[tuple[str, str, int]]:
     for section in record.sections:
         if T.is_reference_title(section.title):
             continue
-        for sentence in T.sentences(section.text):
+        for sentence in T.sentences(section.text, T.citable_keys(record, section)):
             for key in dict.fromkeys(sentence.keys):
                 if key in record.passages and (section.shown is None or key in section.shown):
                     pairs.setdefault((sentence.text, key), section.position)

@@ -163,7 +163,9 @@ class ReportMetrics:
         not repeat to ``seen`` and ``paragraphs``. Returns the row and its sentences' support."""
         c: Counter[str] = Counter()
         supports: list[float] = []
-        for sentence in T.sentences(section.text):
+        citable = T.citable_keys(self.record, section)
+        said = T.sentences(section.text, citable)
+        for sentence in said:
             sentence_words = sentence.words
             sentence_terms = T.terms(sentence_words)
             report_terms.update(sentence_terms)
@@ -182,14 +184,14 @@ class ReportMetrics:
             if T.is_statement(sentence):
                 c["statements"] += 1
                 c["uncited_statements"] += not sentence.keys
-        section_words = T.words(section.text)
+        section_words = T.words(section.text, citable)
         c["words"] = len(section_words)
         for gram in T.ngrams(section_words, REPEAT_N):
             c["ngrams"] += 1
             c["repeated_ngrams"] += gram in seen
             seen.add(gram)
         for block in T.blocks(section.text):
-            norm = " ".join(T.strip_markers(block).lower().split())
+            norm = " ".join(T.strip_markers(block, citable).lower().split())
             if len(norm) >= 30:
                 c["repeated_paragraphs"] += norm in paragraphs
                 paragraphs.add(norm)
@@ -199,7 +201,7 @@ class ReportMetrics:
         totals.update(c)
         row = {
             "position": section.position, "title": section.title, "depth": section.depth, "status": section.status,
-            "words": c["words"], "sentences": len(T.sentences(section.text)), "citation_markers": c["markers"],
+            "words": c["words"], "sentences": len(said), "citation_markers": c["markers"],
             "citation_validity": _ratio(c["valid"], c["resolvable"]),
             "citation_support": _mean(supports),
             "supported_share": _ratio(sum(s >= self.threshold for s in supports), len(supports)),
@@ -226,7 +228,8 @@ class ReportMetrics:
     def _sources(self) -> dict[str, Any]:
         """Citations per document; a submission's URLs and hosts stand in for passages and documents."""
         if self.record.passages:
-            cited = [k for s in self.body_sections() for k in T.marker_keys(s.text) if self._valid(s, k)]
+            cited = [k for s in self.body_sections() for k in T.marker_keys(s.text, T.citable_keys(self.record, s))
+                     if self._valid(s, k)]
             docs = Counter(self.record.passages[k].doc or str(k) for k in cited)
             distinct = len(set(cited))
         else:

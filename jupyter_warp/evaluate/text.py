@@ -1,5 +1,10 @@
 """Text units the model-free metrics count: sentences, citation markers, words, terms.
 
+Citation markers are read as the engine reads them (``jupyter_warp.citations``): every
+syntax it accepts (``[7]``, ``[7, 2]``, ``[1-3]``, ``【7】``, ``[textid7]``,
+``\\cite{textid7}``), and a bare bracket of numbers only where it names a key the section
+may cite (``[2019]`` in a sentence stays text), so the metrics and the engine agree.
+
 Everything here is deterministic. Latin-script text is split into runs of letters and
 digits; Chinese (and Japanese) runs are segmented into words by jieba (its default,
 accurate mode), so "words" of a Chinese report are jieba's words. Content terms drop stop
@@ -15,18 +20,18 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from ..citations import CitationRun, citation_runs
 from ..corpus.analysis import CJK
+
+if TYPE_CHECKING:
+    from .records import ReportRecord, Section
 
 _CJK_RUN = re.compile(rf"([{CJK}]+)|([^\W{CJK}_]+(?:[.'][^\W{CJK}_]+)*)")
 _CJK_CHAR = re.compile(rf"[{CJK}]")
 _LATIN = re.compile(r"[A-Za-z]")
-_MARKER = re.compile(r"\[\s*((?:textid|id)?\d+(?:\s*[,;]\s*(?:textid|id)?\d+)*)\s*\]|\\cite[tp]?\{([^}]*)\}",
-                     re.IGNORECASE)
-_KEY = re.compile(r"(\d+)")
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=\S)|(?<=[。！？；])")
-_LEADING_MARKERS = re.compile(rf"^\s*(?:{_MARKER.pattern})(?:\s*(?:{_MARKER.pattern}))*[.。]?", re.IGNORECASE)
 _LIST_PREFIX = re.compile(r"^\s*(?:[-*+>]|\d+[.)]|#+)\s+")
 _EMPHASIS = re.compile(r"[*_`]{1,3}")
 _TABLE_RULE = re.compile(r"^\s*\|?\s*:?-{3,}")
@@ -83,10 +88,11 @@ def language_of(text: str) -> str | None:
     return "zh" if 3 * cjk >= latin else "en"
 
 
-def words(text: str) -> list[str]:
-    """Lower-case words in reading order: Latin runs as they are, CJK runs by jieba."""
+def words(text: str, citable: Iterable[int] | None = None) -> list[str]:
+    """Lower-case words in reading order (citations left out): Latin runs as they are, CJK
+    runs by jieba."""
     out: list[str] = []
-    for match in _CJK_RUN.finditer(strip_markers(text)):
+    for match in _CJK_RUN.finditer(strip_markers(text, citable)):
         if match.group(1):
             out += [w for w in _jieba().lcut(match.group(1)) if w.strip()]
         else:
@@ -107,17 +113,42 @@ def terms(word_list: Iterable[str]) -> list[str]:
     return [w if _CJK_CHAR.match(w) else _stem(w) for w in word_list if is_content(w)]
 
 
-def marker_keys(text: str) -> list[int]:
-    """Citation keys in ``[7]``, ``[7, 2]``, ``[textid7]`` and ``\\cite{textid7, textid2}``, in order."""
-    keys: list[int] = []
-    for match in _MARKER.finditer(text):
-        body = match.group(1) if match.group(1) is not None else match.group(2)
-        keys += [int(k) for k in _KEY.findall(body)]
-    return keys
+Citable = Iterable[int] | None
+"""The keys a bare bracket of numbers may cite (None: any number cites)."""
 
 
-def strip_markers(text: str) -> str:
-    return re.sub(r"[ \t]+([.,;:。，；：])", r"\1", _MARKER.sub("", text))
+def marker_keys(text: str, citable: Citable = None) -> list[int]:
+    """Citation keys in ``text``, in order, repeats kept (each is one marker)."""
+    return [k for run in citation_runs(text, citable) for k in run.keys]
+
+
+def _without(text: str, runs: list[CitationRun]) -> str:
+    out, last = [], 0
+    for run in runs:
+        out.append(text[last:run.start])
+        last = run.end
+    return re.sub(r"[ \t]+([.,;:。，；：])", r"\1", "".join(out) + text[last:])
+
+
+_REFERENCE_LINE = re.compile(r"^\s*(?:\[(\d+)\]|(\d+)[.)])\s", re.MULTILINE)
+
+
+def citable_keys(record: ReportRecord, section: Section) -> list[int] | None:
+    """The keys a bare bracket of numbers in ``section`` may cite, as the engine reads
+    citations: those shown to its writer, else every passage of the run; for a
+    submission, the numbers its reference list gives (None: any number cites)."""
+    if section.shown is not None:
+        return list(section.shown)
+    if record.passages:
+        return list(record.passages)
+    listed = [int(a or b) for s in record.sections if is_reference_title(s.title)
+              for a, b in _REFERENCE_LINE.findall(s.text)]
+    return listed or None
+
+
+def strip_markers(text: str, citable: Citable = None) -> str:
+    """``text`` without its citation markers (and the space before each)."""
+    return _without(text, citation_runs(text, citable))
 
 
 @dataclass
@@ -161,25 +192,41 @@ def blocks(text: str) -> list[str]:
     return [b for b in out if b.strip()]
 
 
-def sentences(text: str) -> list[Sentence]:
-    """Sentences of Markdown text with the citations each carries.
+def _leading(piece: str, runs: list[CitationRun]) -> int:
+    """Where the citations that open ``piece`` end (and a full stop after them), or 0."""
+    at = len(piece) - len(piece.lstrip())
+    for run in runs:
+        if piece[at:run.start].strip():
+            break
+        at = max(at, run.end)
+    if at == len(piece) - len(piece.lstrip()):
+        return 0
+    return at + 1 if piece[at:at + 1] in (".", "。") else at
+
+
+def sentences(text: str, citable: Citable = None) -> list[Sentence]:
+    """Sentences of Markdown text with the citations each carries (``citable``: the keys a
+    bare bracket of numbers may cite).
 
     Splits after ``. ! ?`` followed by a space and after ``。！？；``; a marker placed after
     the full stop (``fact. [3] Next``) belongs to the sentence before it.
     """
+    citable = None if citable is None else list(citable)
     out: list[Sentence] = []
     for block in blocks(text):
         pieces = [p for p in _SENTENCE_END.split(_EMPHASIS.sub("", block)) if p and p.strip()]
         for piece in pieces:
-            lead = _LEADING_MARKERS.match(piece)
-            if lead and out and lead.end() > 0:
-                out[-1].keys += marker_keys(lead.group(0))
-                piece = piece[lead.end():]
+            runs = citation_runs(piece, citable)
+            lead = _leading(piece, runs)
+            if lead and out:
+                out[-1].keys += [k for run in runs if run.end <= lead for k in run.keys]
+                piece = piece[lead:]
+                runs = citation_runs(piece, citable)
             if not piece.strip():
                 continue
-            clean = strip_markers(piece).strip()
+            clean = _without(piece, runs).strip()
             if clean:
-                out.append(Sentence(text=clean, keys=marker_keys(piece)))
+                out.append(Sentence(text=clean, keys=[k for run in runs for k in run.keys]))
     return out
 
 

@@ -1,9 +1,12 @@
 """The extend-plan stage (deepening): once every planned node is written, the model splits
-one written leaf into subsections, or answers ``nop`` to end the run. A rejected reply
-uses up a deepening round, as in the reference."""
+one written leaf into subsections, or answers ``nop`` to end the run. With assist on (the
+embedded model) it chooses the subsections by number among headings found by searching
+each section that may be split. A rejected reply uses up a deepening round, as in the
+reference."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -12,18 +15,26 @@ from ..errors import ConfigError
 from ..records import Passage, Step
 from ..report import Report, parse_position
 from . import Phase, finish, move
-from .gbnf import alts, head, head_bound, jkey, jlist, skeleton_frame, titled
+from .choice import CHOICE_THOUGHT_WORDS, Choice, heading_choices, list_rule, numbers_rule, read_numbers, top_up
+from .gbnf import alts, head, head_bound, jkey, jlist, lit, skeleton_frame, titled
 from .init_plan import TITLED
 from .reply import ActionError, Reply, check_language, parse_json_action, titled_entries
 from .stage import Context, Stage, Turn
+
+NOP = '{"name": "nop"}'
+_EXTEND = re.compile(r'\{"name": "extend-plan", "position": "(?P<position>[^"]*)", "subsections": (?P<list>.*)\}')
 
 
 class ExtendPlanStage(Stage):
     phase = Phase.EXTEND_PLAN
     actions = ("extend-plan", "nop")
 
-    def grammar(self, config: WarpConfig, keys: Sequence[int] = (), positions: Sequence[str] = ()) -> str:
-        """Extend one of ``positions`` (written leaves above the depth limit), or stop."""
+    def grammar(self, config: WarpConfig, keys: Sequence[int] = (), positions: Sequence[str] = (),
+                choices: Sequence[Choice] = ()) -> str:
+        """Extend one of ``positions`` (written leaves above the depth limit), or stop; with
+        ``choices``, by the numbers of the subsections offered for that position."""
+        if choices:
+            return "\n".join(head(config, max_words=CHOICE_THOUGHT_WORDS) + self._choice_rules(config, choices))
         rules = head(config)
         if not positions:
             return "\n".join(rules + ['action ::= "{\\"name\\": \\"nop\\"}"'])
@@ -36,6 +47,17 @@ class ExtendPlanStage(Stage):
             ]
             + titled("secs", config.min_subsections, config.max_subsections)
         )
+
+    @staticmethod
+    def _choice_rules(config: WarpConfig, choices: Sequence[Choice]) -> list[str]:
+        offered = list(dict.fromkeys(c.position for c in choices))
+        rules = [f"action ::= {' | '.join(f'ext{i}' for i in range(len(offered)))} | {lit(NOP)}"]
+        for i, position in enumerate(offered):
+            head_text = f'{{"name": "extend-plan", "position": "{position}", "subsections": '
+            rules += [f'ext{i} ::= {lit(head_text)} subs{i} "}}"',
+                      list_rule(f"subs{i}", f"num{i}", config.min_subsections, config.max_subsections),
+                      numbers_rule(f"num{i}", [c for c in choices if c.position == position])]
+        return rules
 
     def skeleton(self, config: WarpConfig) -> str:
         return "\n".join(skeleton_frame("action") + [
@@ -50,6 +72,9 @@ class ExtendPlanStage(Stage):
 
     def prepare(self, ctx: Context) -> Turn:
         extendable = ctx.s.report.extendable(ctx.config.max_depth)
+        choices = self._offer(ctx, extendable) if ctx.choosing(self.phase) else []
+        if ctx.choosing(self.phase):
+            extendable = list(dict.fromkeys(c.position for c in choices))
         view = ctx.renderer.view
         instruction = view.instruction(ctx.s.report, None, self.phase.value)
 
@@ -62,18 +87,41 @@ class ExtendPlanStage(Stage):
                 current_instruction=instruction,
                 current_information="",
                 extendable=extendable,
-                **ctx.variables(),
+                **{**ctx.variables(), "choices": choices},
             )
 
         fit, _, _ = ctx.fit(self.max_tokens(ctx), render)
-        return self.turn(ctx, fit, None, positions=extendable)
+        return self.turn(ctx, fit, None, positions=extendable, choices=choices)
+
+    def _offer(self, ctx: Context, extendable: Sequence[str]) -> list[Choice]:
+        """For each section that may be split, subsection titles drawn from the headings of
+        the passages its title and plan find, numbered across all sections; a section with
+        fewer than ``min_subsections`` of them is not offered."""
+        s, c = ctx.s, ctx.config
+        taken = [node.title for _, node, _ in s.report.walk()]
+        out: list[Choice] = []
+        for position in extendable:
+            node = s.report.find(position)
+            found = ctx.searcher.search_many([" ".join(f"{node.title} {node.plan}".split())[:400]], 2 * c.k)
+            offered = heading_choices(found, [0] * len(found), s.query, s.language, limit=2 * c.max_subsections,
+                                      taken=taken, first_ranked=0, grams=ctx.instruction_grams,
+                                      minimum=c.min_subsections)
+            if len(offered) >= c.min_subsections:
+                out += [Choice(len(out) + i, ch.text, plan=ch.plan, position=position)
+                        for i, ch in enumerate(offered, 1)]
+        return out
 
     def apply(self, ctx: Context, turn: Turn, reply: Reply, step: Step) -> None:
         s = ctx.s
-        action = validate_extend(parse_json_action(reply.action_text, self.actions, reply.closed), s.report,
-                                 ctx.config)
-        if action["name"] == "extend-plan":
-            check_language([v for sub in action["subsections"] for v in sub.values()], s.language)
+        if turn.choices or ctx.choosing(self.phase):
+            action = self._chosen(ctx, turn, reply)
+        else:
+            action = validate_extend(parse_json_action(reply.action_text, self.actions, reply.closed), s.report,
+                                     ctx.config)
+            if action["name"] == "extend-plan":
+                texts = [v for sub in action["subsections"] for v in sub.values()]
+                check_language(texts, s.language)
+                ctx.check_copies(texts)
         step.action = action
         if action["name"] == "nop":
             finish(s, "the model judged the report complete (nop)")
@@ -86,11 +134,40 @@ class ExtendPlanStage(Stage):
         s.target_id = cursor[1].id if cursor else None
         move(s, Phase.SEARCH)
 
+    def _chosen(self, ctx: Context, turn: Turn, reply: Reply) -> dict[str, Any]:
+        """``nop``, or a position offered and its subsections chosen by number."""
+        if not reply.closed:
+            raise ActionError("the action was cut off before </action>")
+        read = read_subsections(reply.raw_action, turn.choices, ctx.config)
+        if read is None:
+            return {"name": "nop"}
+        position, chosen, merged = read
+        subsections = [{"title": ch.text, "plan": ch.plan} for ch in merged]
+        action = validate_extend({"name": "extend-plan", "position": position, "subsections": subsections},
+                                 ctx.s.report, ctx.config)
+        return {**action, "chosen": [ch.number for ch in chosen], "added": [ch.number for ch in merged[len(chosen):]]}
+
     def rejected(self, ctx: Context, turn: Turn, step: Step) -> None:
         s, c = ctx.s, ctx.config
         s.extend_count += 1
         if s.extend_count >= c.max_extends:
             finish(s, f"deepening rounds used ({s.extend_count}/{c.max_extends}), the last one invalid")
+
+
+def read_subsections(action: str, choices: Sequence[Choice],
+                     config: WarpConfig) -> tuple[str, list[Choice], list[Choice]] | None:
+    """An extend chosen by number, read exactly as its grammar writes it: None for ``nop``;
+    else the position, its subsections in the order chosen (repeats dropped), and those
+    topped up to ``min_subsections`` with the position's best choices."""
+    if action == NOP:
+        return None
+    match = _EXTEND.fullmatch(action)
+    offered = [ch for ch in choices if match and ch.position == match.group("position")]
+    if match is None or not offered:
+        raise ActionError(f"the action must be {NOP} or extend one of the sections offered, as the format shows")
+    _, chosen = read_numbers(match.group("list"), "{list}", offered, config.min_subsections, config.max_subsections,
+                             "subsections")
+    return match.group("position"), chosen, top_up(chosen, offered, config.min_subsections)
 
 
 def validate_extend(action: dict[str, Any], report: Report, config: WarpConfig) -> dict[str, Any]:

@@ -32,18 +32,21 @@ def seq(item: str, low: int, high: int) -> str:
     return f'{item} (", " {item}){{{max(0, low - 1)},{max(0, high - 1)}}}'
 
 
-def thought(config: WarpConfig) -> str:
+def thought(config: WarpConfig, max_words: int | None = None) -> str:
     """The thought, capped in words: a character cap near its end makes xgrammar's mask
-    slow (5 to 19 ms a token at 270 of 300 characters), a word cap keeps it under 1 ms."""
+    slow (5 to 19 ms a token at 270 of 300 characters), a word cap keeps it under 1 ms.
+    ``max_words`` caps it further (before a choice of a few tokens)."""
     words = max(1, config.thought_max_chars // 5)
+    if max_words is not None:
+        words = max(1, min(words, max_words))
     return f'thought ::= [^<\\n ]{{1,30}} (" " [^<\\n ]{{1,30}}){{0,{words - 1}}}'
 
 
-def head(config: WarpConfig, action: str = "action") -> list[str]:
+def head(config: WarpConfig, action: str = "action", max_words: int | None = None) -> list[str]:
     """The reply's frame: a thought, then the action between tags."""
     return [
         f'root ::= "<thought>" thought "</thought>\\n<action>" {action} "</action>"',
-        thought(config),
+        thought(config, max_words),
         'chr ::= [^"\\\\<\\n\\r\\t]',
     ]
 
@@ -62,9 +65,10 @@ def titled(name: str, low: int, high: int) -> list[str]:
     ]
 
 
-def head_bound(config: WarpConfig) -> int:
+def head_bound(config: WarpConfig, max_words: int | None = None) -> int:
     """Tokens the frame and thought take at most (one character a token at worst)."""
-    return config.thought_max_chars // 5 * 31 + 40
+    words = config.thought_max_chars // 5 if max_words is None else min(config.thought_max_chars // 5, max_words)
+    return words * 31 + 40
 
 
 # The skeleton grammar: the reply's shape only, for models that need no bounds.

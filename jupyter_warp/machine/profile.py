@@ -3,9 +3,12 @@
 A tiny model (the embedded SmolLM2-135M) answers in the action format only under a bounded
 grammar (DESIGN.md's measurements); that grammar would cut a capable model's long analytical
 sections, tables and ``\\cite{}`` citations, so every other model gets at most the skeleton
-grammar (tags and JSON shape, a free Markdown body). This module is the one place that
-decides per model; later choices (how much the engine assists a small model, how a section
-is written) belong here too.
+grammar (tags and JSON shape, a free Markdown body). The same model cannot write analysis
+but can choose (DESIGN.md, "Grammar: only where it helps"), so it also gets search assist
+(the engine's own query beside its keywords, planning by choosing among headings) and quote
+mode (its sections are sentences of the passages, chosen by number). Capable models get
+neither: the reference trusts them with their own keywords and their own prose. This module
+is the one place that decides per model.
 """
 
 from __future__ import annotations
@@ -34,6 +37,11 @@ class ModelProfile:
     """The grammar sent with each request: ``full`` (bounded), ``skeleton`` or ``off``."""
     enable_thinking: bool
     """Whether the chat template's thinking mode is on (off as in the reference system)."""
+    assist: bool = False
+    """Search assist and planning by choice (``assist`` setting)."""
+    write_mode: str = "free"
+    """``quote`` (sentences of the passages, chosen by number) or ``free`` (the model writes);
+    always ``free`` without a grammar, which alone holds a reply to the numbers shown."""
 
     @property
     def constrained(self) -> bool:
@@ -44,15 +52,20 @@ class ModelProfile:
 def choose_profile(model: str, supports_grammar: bool, config: WarpConfig) -> ModelProfile:
     """The profile for ``model`` under ``config``: ``constrained=auto`` picks the bounded
     grammar for models that need it and the skeleton for every other one; a backend that
-    enforces no grammar gets none."""
+    enforces no grammar gets none. ``assist=auto`` and ``write_mode=auto`` turn assist and
+    quote mode on for the same models only."""
     bounded = bool(BOUNDED_MODELS.search(model))
     mode = config.constrained
     if mode == "auto":
         mode = "full" if bounded else "skeleton"
     if not supports_grammar:
         mode = "off"
+    assist = config.assist == "on" or (config.assist == "auto" and bounded)
+    write_mode = config.write_mode if config.write_mode != "auto" else ("quote" if bounded else "free")
+    if mode == "off":
+        write_mode = "free"  # without a grammar a reply cannot be held to the numbers shown
     return ModelProfile(model=model, needs_bounded_grammar=bounded, grammar=mode,
-                        enable_thinking=config.enable_thinking)
+                        enable_thinking=config.enable_thinking, assist=assist, write_mode=write_mode)
 
 
 def model_name(backend: object) -> str:

@@ -42,6 +42,8 @@ class Reply:
     action_text: str
     closed: bool
     """Whether ``</action>`` was present (a reply cut off at the token limit lacks it)."""
+    raw_action: str = ""
+    """The text between the action tags as written (a choice is read exactly as written)."""
 
 
 def split_reply(text: str) -> Reply:
@@ -53,7 +55,8 @@ def split_reply(text: str) -> Reply:
     if not action_match:
         raise ActionError("no <action> tag in the reply")
     closed = bool(re.search(r"</action>", text[action_match.start():], re.IGNORECASE))
-    return Reply(thought=thought, action_text=action_match.group(1).strip(), closed=closed)
+    return Reply(thought=thought, action_text=action_match.group(1).strip(), closed=closed,
+                 raw_action=action_match.group(1))
 
 
 def parse_json_action(text: str, allowed: tuple[str, ...], closed: bool = True) -> dict[str, Any]:

@@ -1,6 +1,8 @@
 """The search stage: the model names 1 to ``max_keywords`` queries for the node at the
 cursor (or, first, for planning the report); the passages found go to the planner or writer.
-Fallback: search the node's title and the question; nothing found skips the node."""
+With assist on (the embedded model), keywords that are noise are dropped and the engine
+adds a query of its own: the question for the first search, the node's title and plan
+afterwards. Fallback: search the node's title and the question; nothing found skips the node."""
 
 from __future__ import annotations
 
@@ -10,16 +12,19 @@ from typing import Any
 from ..config import WarpConfig
 from ..records import Passage, Step
 from . import Phase, RunStatus, advance, finish, move
+from .choice import Choice
 from .gbnf import head, head_bound, jkey, jlist, seq, skeleton_frame, string
 from .reply import ActionError, Reply, parse_json_action, strip_tags
 from .stage import Context, Stage, Turn
+from .text import clean_keywords
 
 
 class SearchStage(Stage):
     phase = Phase.SEARCH
     actions = ("search",)
 
-    def grammar(self, config: WarpConfig, keys: Sequence[int] = (), positions: Sequence[str] = ()) -> str:
+    def grammar(self, config: WarpConfig, keys: Sequence[int] = (), positions: Sequence[str] = (),
+                choices: Sequence[Choice] = ()) -> str:
         return "\n".join(head(config) + [
             'action ::= "{\\"name\\": \\"search\\", \\"keywords\\": [" kws "]}"',
             f"kws ::= {seq('kw', 1, config.max_keywords)}",
@@ -52,13 +57,30 @@ class SearchStage(Stage):
 
     def apply(self, ctx: Context, turn: Turn, reply: Reply, step: Step) -> None:
         step.action = validate_search(parse_json_action(reply.action_text, self.actions, reply.closed), ctx.config)
-        self.run_search(ctx, step.action["keywords"], step)
+        keywords = step.action["keywords"]
+        own = None
+        if ctx.profile.assist:
+            keywords, dropped = clean_keywords(keywords)
+            own = assist_query(ctx, turn.target_id)
+            step.action.update(assist=own, dropped=dropped)
+            if dropped:
+                step.diff.append(f"dropped noise keywords: {', '.join(f'{k!r} ({why})' for k, why in dropped.items())}")
+        self.run_search(ctx, keywords, step, own)
 
-    def run_search(self, ctx: Context, keywords: list[str], step: Step) -> None:
-        """Search, keep the passages for the next turn, and move to planning or writing."""
+    def run_search(self, ctx: Context, keywords: list[str], step: Step, own: str | None = None) -> None:
+        """Search, keep the passages for the next turn, and move to planning or writing.
+        The engine's own query (``own``) fills all the passages but one per keyword, half of
+        them at least; the keywords share the rest."""
         s = ctx.s
         k = ctx.config.k if s.report.sections else ctx.config.first_k
-        passages = ctx.searcher.search_many(keywords, k)
+        share = max((k + 1) // 2, k - len(keywords))  # each keyword keeps a passage at least
+        passages = ctx.searcher.search_many([own], 2 * k)[:share] if own else []  # 2 k: copies count once
+        if keywords and len(passages) < k:
+            seen = {(p.path, " ".join(p.text.split())) for p in passages}
+            more = ctx.searcher.search_many(keywords, k)
+            passages += [p for p in more if (p.path, " ".join(p.text.split())) not in seen][:k - len(passages)]
+        if own:
+            keywords = [own] + keywords
         s.counters["searches"] += 1
         step.passages = passages
         step.keys = s.registry.keys_for(passages)
@@ -82,6 +104,15 @@ class SearchStage(Stage):
                 advance(s, ctx.config)
             else:
                 finish(s, "the index returned nothing for the question", RunStatus.FAILED)
+
+
+def assist_query(ctx: Context, target_id: str | None) -> str:
+    """The engine's own query: the question for the first search, then the title and plan
+    of the node the search is for."""
+    entry = ctx.s.report.by_id(target_id) if ctx.s.report.sections else None
+    if entry is None:
+        return ctx.s.query
+    return " ".join(f"{entry[1].title} {entry[1].plan}".split())[:400]
 
 
 def validate_search(action: dict[str, Any], config: WarpConfig) -> dict[str, Any]:

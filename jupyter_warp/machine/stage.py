@@ -12,12 +12,15 @@ from ..budget import Fit, fit_prompt
 from ..config import WarpConfig
 from ..language import language_name
 from ..llm.base import Backend
-from ..prompts import PromptRenderer
+from ..prompts import TEMPLATES, PromptRenderer
 from ..records import ChatRequest, Completion, Passage, Searcher, Step
 from ..state import RunState
 from . import Phase
+from .choice import CHOICE_THOUGHT_WORDS, Choice
+from .gbnf import head_bound
 from .profile import ModelProfile, choose_profile, model_name
-from .reply import Reply
+from .reply import ActionError, Reply
+from .text import copied_instruction, instruction_ngrams
 
 
 @dataclass
@@ -57,6 +60,8 @@ class Turn:
     started_at: float = 0.0
     refusal: str | None = None
     """Why no prompt fits the window: the step fails without a model call."""
+    choices: list[Choice] = field(default_factory=list)
+    """The numbered options the model chooses among (none: it writes its own action)."""
 
     def offline(self) -> Completion | None:
         """The completion of a turn the model must not see (a refused prompt), else None."""
@@ -73,6 +78,7 @@ class Context:
     searcher: Searcher
     model: ModelInfo
     renderer: PromptRenderer
+    _grams: frozenset[tuple[str, ...]] | None = field(default=None, repr=False)
 
     @property
     def config(self) -> WarpConfig:
@@ -90,6 +96,28 @@ class Context:
         """``full``, ``skeleton`` or ``off``."""
         return self.profile.grammar
 
+    def choosing(self, phase: Phase) -> bool:
+        """Whether the model chooses by number in ``phase``: planning with assist on, writing
+        in quote mode; only where a grammar holds the reply to the numbers shown and the
+        phase's template shows them (``choices``)."""
+        p = self.profile
+        wanted = p.write_mode == "quote" if phase == Phase.WRITE else p.assist
+        return wanted and p.constrained and self.renderer.uses(phase.value, "choices")
+
+    @property
+    def instruction_grams(self) -> frozenset[tuple[str, ...]]:
+        """The phrases of the prompts' instructions, which no reply may copy."""
+        if self._grams is None:
+            self._grams = instruction_ngrams(self.renderer.source(state) for state in TEMPLATES)
+        return self._grams
+
+    def check_copies(self, texts: Sequence[str]) -> None:
+        """Reject text that copies a phrase of the prompt's instructions."""
+        for text in texts:
+            phrase = copied_instruction(text, self.instruction_grams)
+            if phrase:
+                raise ActionError(f"the reply copies the prompt's instructions ({phrase!r})")
+
     def variables(self) -> dict[str, object]:
         """Template variables every prompt gets besides the reference system's five."""
         c = self.config
@@ -103,6 +131,7 @@ class Context:
             "max_sections": c.max_sections,
             "min_subsections": c.min_subsections,
             "max_subsections": c.max_subsections,
+            "choices": [],
         }
 
     def cursor(self, phase: str) -> tuple[str | None, str]:
@@ -136,8 +165,10 @@ class Stage(ABC):
     """The action names a reply in this phase may carry."""
 
     @abstractmethod
-    def grammar(self, config: WarpConfig, keys: Sequence[int] = (), positions: Sequence[str] = ()) -> str:
-        """The bounded GBNF grammar of a reply in this phase (the embedded model's)."""
+    def grammar(self, config: WarpConfig, keys: Sequence[int] = (), positions: Sequence[str] = (),
+                choices: Sequence[Choice] = ()) -> str:
+        """The bounded GBNF grammar of a reply in this phase (the embedded model's); with
+        ``choices``, the grammar of choosing among them by number."""
 
     @abstractmethod
     def skeleton(self, config: WarpConfig) -> str:
@@ -167,19 +198,27 @@ class Stage(ABC):
             return ctx.config.max_new_tokens
         return min(ctx.config.max_new_tokens, self.bound(ctx.config))
 
+    def choice_bound(self, config: WarpConfig, choices: Sequence[Choice]) -> int:
+        """Tokens a choice among ``choices`` takes at most: the thought, the frame, numbers."""
+        return head_bound(config, CHOICE_THOUGHT_WORDS) + 80 + 4 * max(config.max_sections, config.max_cites)
+
     def turn(self, ctx: Context, fit: Fit, position: str | None, passages: Sequence[Passage] = (),
-             keys: Sequence[int] = (), positions: Sequence[str] = ()) -> Turn:
+             keys: Sequence[int] = (), positions: Sequence[str] = (), choices: Sequence[Choice] = ()) -> Turn:
         """The turn for a fitted prompt (refused when it did not fit)."""
-        request = self.request(ctx, fit.prompt, keys, positions, fit.max_tokens)
+        max_tokens = min(fit.max_tokens, self.choice_bound(ctx.config, choices)) if choices else fit.max_tokens
+        request = self.request(ctx, fit.prompt, keys, positions, max_tokens, choices)
         return Turn(self.phase, position, ctx.s.target_id, request, list(passages), list(keys),
-                    extendable=list(positions), cut=dict(fit.cut), refusal=fit.refusal)
+                    extendable=list(positions), cut=dict(fit.cut), refusal=fit.refusal, choices=list(choices))
 
     def request(self, ctx: Context, prompt: str, keys: Sequence[int] = (), positions: Sequence[str] = (),
-                max_tokens: int | None = None) -> ChatRequest:
-        """The request: the prompt, the grammar of the model's profile, sampling settings."""
+                max_tokens: int | None = None, choices: Sequence[Choice] = ()) -> ChatRequest:
+        """The request: the prompt, the grammar of the model's profile (or of the choice),
+        sampling settings."""
         c, mode = ctx.config, ctx.grammar_mode
         grammar = None
-        if mode == "full":
+        if mode != "off" and choices:
+            grammar = self.grammar(c, keys, positions, choices)
+        elif mode == "full":
             grammar = self.grammar(c, keys, positions)
         elif mode == "skeleton":
             grammar = self.skeleton(c)

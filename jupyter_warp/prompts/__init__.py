@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import jinja2
+import jinja2.meta
 
 from ..errors import ConfigError
 from ..records import Passage
@@ -78,11 +79,31 @@ class PromptRenderer:
             keep_trailing_newline=False,
             autoescape=False,
         )
+        self._uses: dict[tuple[str, str], bool] = {}
 
     @property
     def profile(self) -> str:
         """``own`` or ``reference``."""
         return self.view.name
+
+    def source(self, state: str) -> str:
+        """The template text of ``state`` (the user's, or the built-in one behind it)."""
+        name = self.files.get(state, f"{state}.jinja")
+        try:
+            return str(self.env.loader.get_source(self.env, name)[0])  # type: ignore[union-attr]
+        except jinja2.TemplateError as exc:
+            raise ConfigError(f"prompt template {name} failed: {exc}") from None
+
+    def uses(self, state: str, variable: str) -> bool:
+        """Whether the template of ``state`` reads ``variable`` (a template that shows no
+        numbered choices cannot ask the model to choose by number)."""
+        if (state, variable) not in self._uses:
+            try:
+                found = jinja2.meta.find_undeclared_variables(self.env.parse(self.source(state)))
+            except jinja2.TemplateError:
+                found = set()
+            self._uses[state, variable] = variable in found
+        return self._uses[state, variable]
 
     def render(self, state: str, **variables: Any) -> str:
         """The prompt of ``state`` with ``variables``."""
