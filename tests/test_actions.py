@@ -123,3 +123,23 @@ def test_write_validation():
 def test_query_language():
     assert actions.query_language("中国的新能源汽车产业如何发展？") == "zh"
     assert actions.query_language("How do GPUs schedule warps?") == "en"
+
+
+def test_control_characters_never_reach_a_section():
+    """A model's stray bytes (a NUL, a terminal escape) are dropped from a section, and the
+    bounded grammar never lets them out in the first place."""
+    import xgrammar  # noqa: F401  (the grammar check below needs it)
+    from xgrammar.testing import _is_grammar_accept_string as accepts
+
+    from jupyter_warp.machine import Phase
+    from jupyter_warp.machine.stepper import STAGES
+
+    text = "Exceptions are raised with the \x1b[31mraise\x00 statement and caught by handlers [3]."
+    assert actions.validate_write(text, [3], "en", C).text == (
+        "Exceptions are raised with the [31mraise statement and caught by handlers [3].")
+    g = STAGES[Phase.WRITE].grammar(C, keys=[3])
+    ok = "Exceptions are raised with the raise statement and caught by handlers [3]. "
+    assert accepts(g, f"<thought>why</thought>\n<action>{ok}</action>")
+    escaped = ok.replace("raise ", "rai\x1bse ")
+    assert not accepts(g, f"<thought>why</thought>\n<action>{escaped}</action>")
+    assert not accepts(g, f"<thought>w\x00hy</thought>\n<action>{ok}</action>")

@@ -39,7 +39,7 @@ def thought(config: WarpConfig, max_words: int | None = None) -> str:
     words = max(1, config.thought_max_chars // 5)
     if max_words is not None:
         words = max(1, min(words, max_words))
-    return f'thought ::= [^<\\n ]{{1,30}} (" " [^<\\n ]{{1,30}}){{0,{words - 1}}}'
+    return f'thought ::= [^<\\x00-\\x20\\x7f]{{1,30}} (" " [^<\\x00-\\x20\\x7f]{{1,30}}){{0,{words - 1}}}'
 
 
 def head(config: WarpConfig, action: str = "action", max_words: int | None = None) -> list[str]:
@@ -47,7 +47,7 @@ def head(config: WarpConfig, action: str = "action", max_words: int | None = Non
     return [
         f'root ::= "<thought>" thought "</thought>\\n<action>" {action} "</action>"',
         thought(config, max_words),
-        'chr ::= [^"\\\\<\\n\\r\\t]',
+        'chr ::= [^"\\\\<\\x00-\\x1f\\x7f]',
     ]
 
 

@@ -37,6 +37,8 @@ QUOTE_MIN_CHARS = 40
 SEGMENT_CHARS = 250
 """Characters of running text between two citations in a constrained section."""
 
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+"""Control characters (a model's stray bytes, terminal escapes): never part of a report."""
 _HEADING = re.compile(r"^\s{0,3}#", re.MULTILINE)
 _FENCED = re.compile(r"^(```|~~~).*?^\1", re.MULTILINE | re.DOTALL)
 """Fenced code, where a ``#`` line is a comment, not a heading."""
@@ -61,8 +63,8 @@ class WriteStage(Stage):
             thought(config),
             f"body ::= {rep('seg', 1, segments)}",
             f'seg ::= first txt{{19,{SEGMENT_CHARS - 1}}} " " cite cite? end',
-            'first ::= [^<#\\[\\]\\n\\t "*-]',
-            "txt ::= [^<#\\[\\]\\n\\t]",
+            'first ::= [^<#\\[\\]\\x00-\\x1f\\x7f "*-]',
+            "txt ::= [^<#\\[\\]\\x00-\\x1f\\x7f]",
             'cite ::= "[" key "]"',
             f"key ::= {key_alts}",
             'end ::= "."? (" " | "\\n\\n")',
@@ -172,7 +174,7 @@ def validate_section(body: str, allowed: Iterable[int], language: str, config: W
                      grams: frozenset[tuple[str, ...]] = frozenset()) -> CheckedText:
     """Check a section body; return it with citations normalised to ``[k]``. It must not
     copy a phrase of the prompt's instructions (``grams``) nor repeat itself."""
-    body = strip_tags(body).strip()
+    body = _CONTROL.sub("", strip_tags(body)).strip()
     if _HEADING.search(_FENCED.sub("", body)):
         raise ActionError("a section must not contain # headings")
     checked = check_citations(body, allowed)
