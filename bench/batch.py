@@ -124,7 +124,7 @@ def serve(args: argparse.Namespace, target: str, mode: str) -> Iterator[tuple[st
         url = url.rstrip("/")
         yield f"openai:{url if url.endswith('/v1') else url + '/v1'}{sep}{model}", None
     else:
-        from jupyter_warp.llm.llama_server import llama_server
+        from jupyter_warp.tools.llama_server import llama_server
 
         t0 = time.perf_counter()
         with llama_server(parallel=args.parallel, ctx_per_slot=args.ctx_per_slot, threads=args.threads or None,

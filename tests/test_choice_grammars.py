@@ -208,3 +208,37 @@ def test_only_nop_when_nothing_can_be_offered():
     assert read_subsections(NOP, [], C) is None
     with pytest.raises(ActionError):
         read_subsections('{"name": "extend-plan", "position": "section-1", "subsections": [1, 2]}', [], C)
+
+
+def test_every_grammar_parses_in_llama_cpp_too():
+    """A llama.cpp server reads the same GBNF as xgrammar, but its parser is stricter (rule
+    names are letters, digits and dashes): every grammar the engine sends, in every mode
+    and state, must pass both, or a server answers each step with HTTP 400."""
+    llama_cpp = pytest.importorskip("llama_cpp")
+    from jupyter_warp.llm._models import smollm2_gguf
+    from jupyter_warp.machine import Phase
+    from jupyter_warp.machine.stepper import STAGES
+
+    llm = llama_cpp.Llama(model_path=str(smollm2_gguf()), n_ctx=64, verbose=False, vocab_only=True)
+    vocab = llama_cpp.llama_model_get_vocab(llm.model)
+
+    def llama_cpp_parses(grammar: str) -> bool:
+        sampler = llama_cpp.llama_sampler_init_grammar(vocab, grammar.encode(), b"root")
+        if sampler:
+            llama_cpp.llama_sampler_free(sampler)
+        return bool(sampler)
+
+    found = passages("en")
+    grammars = {}
+    for phase in (Phase.SEARCH, Phase.INIT_PLAN, Phase.WRITE, Phase.EXTEND_PLAN):
+        grammars[f"skeleton {phase}"] = STAGES[phase].skeleton(C)
+        grammars[f"full {phase}"] = STAGES[phase].grammar(C, [3, 7], ["section-1", "section-2.1"])
+    grammars["choice init_plan"] = InitPlanStage().grammar(
+        C, (), (), heading_choices(found, [3, 7, 9, 12], QUESTIONS["en"], "en", minimum=C.min_sections))
+    grammars["choice write"] = WriteStage().grammar(
+        C, (), (), quote_choices(found, [3, 7, 9, 12], SURVEY["en"], QUESTIONS["en"], QUESTIONS["en"], "en"))
+    grammars["nop only"] = ExtendPlanStage().grammar(C, (), [])
+    assert not llama_cpp_parses('root ::= "a" b_c\nb_c ::= "x"')  # the check can fail
+    for name, grammar in grammars.items():
+        xgr.Grammar.from_ebnf(grammar)
+        assert llama_cpp_parses(grammar), name

@@ -93,20 +93,20 @@ def excluding(name: str, stop: str) -> list[str]:
     """Rules for any text that does not contain ``stop`` (a closing tag: its first
     character occurs nowhere else in it), so the tag after it is the one that closes.
 
-    A state machine over the tag's prefixes: ``{name}_r{i}`` follows a ``<`` and the first
+    A state machine over the tag's prefixes: ``{name}-r{i}`` follows a ``<`` and the first
     ``i`` characters after it; a character that breaks the match returns to plain text, a
-    ``<`` starts over; ``{name}_e{i}`` is the same for a prefix left open at the end.
+    ``<`` starts over; ``{name}-e{i}`` is the same for a prefix left open at the end.
     """
     first, rest = stop[0], stop[1:]
     if any(c in "]\\^-" for c in stop) or first in rest:
         raise ValueError(f"cannot exclude {stop!r}")
-    rules = [f"{name} ::= ([^{first}] | {lit(first)} {name}_r0)* ({lit(first)} {name}_e0)?"]
+    rules = [f"{name} ::= ([^{first}] | {lit(first)} {name}-r0)* ({lit(first)} {name}-e0)?"]
     for i, char in enumerate(rest):
         last = i == len(rest) - 1
-        more = "" if last else f" | {lit(char)} {name}_r{i + 1}"
-        rules.append(f"{name}_r{i} ::= [^{char}{first}] | {lit(first)} {name}_r0{more}")
-        tail = "" if last else f" | {lit(char)} {name}_e{i + 1}"
-        rules.append(f"{name}_e{i} ::= ({lit(first)} {name}_e0{tail})?")
+        more = "" if last else f" | {lit(char)} {name}-r{i + 1}"
+        rules.append(f"{name}-r{i} ::= [^{char}{first}] | {lit(first)} {name}-r0{more}")
+        tail = "" if last else f" | {lit(char)} {name}-e{i + 1}"
+        rules.append(f"{name}-e{i} ::= ({lit(first)} {name}-e0{tail})?")
     return rules
 
 
