@@ -130,6 +130,7 @@ class WarpConfig:
 
     @classmethod
     def help(cls, name: str) -> str:
+        """The help line of setting ``name``, shared by its CLI flag, magic flag and traitlet."""
         return str(_FIELDS[name].metadata["help"])
 
     def to_dict(self, secrets: bool = False) -> dict[str, Any]:
@@ -143,6 +144,7 @@ class WarpConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> WarpConfig:
+        """A config from saved settings; an unknown name or a value of the wrong type is a ``ConfigError``."""
         names = {f.name for f in fields(cls)}
         unknown = sorted(set(data) - names)
         if unknown:

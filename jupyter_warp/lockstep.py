@@ -19,8 +19,9 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Hashable, Mapping, Sequence, TypeVar
+from typing import Any, TypeVar
 
 from .records import ChatRequest, Completion
 
@@ -135,7 +136,7 @@ class Pacer:
             t0 = self.clock()
             got = call([requests[i] for i in group])
             self.observe(len(group), self.clock() - t0, got)
-            for i, completion in zip(group, got):
+            for i, completion in zip(group, got, strict=True):
                 out[i] = completion
         return [c for c in out if c is not None]
 
@@ -196,7 +197,7 @@ def run_turns(backend: Any, first: Mapping[K, ChatRequest], next_request: Callab
         asked = list(pending)
         completions = pacer.generate(backend.generate, [pending[k] for k in asked])
         pending = {}
-        for key, completion in zip(asked, completions):
+        for key, completion in zip(asked, completions, strict=True):
             request = next_request(key, completion)
             if request is not None:
                 pending[key] = request

@@ -24,6 +24,8 @@ from .wording import LOCKED_UNWRITTEN, empty_outline, node_line, run_meta
 
 
 class OutlineNode(TypedDict):
+    """One node of the outline, with its children."""
+
     id: str
     position: str
     title: str
@@ -36,6 +38,8 @@ class OutlineNode(TypedDict):
 
 
 class Outline(TypedDict):
+    """The outline as front ends show it: the run's header fields and the nodes."""
+
     version: int
     run_id: str
     title: str
@@ -50,12 +54,16 @@ class Outline(TypedDict):
 
 
 class ReportCell(TypedDict):
+    """One Markdown cell of the report, tagged with its run, position and citations."""
+
     cell_type: str
     source: str
     metadata: dict[str, Any]
 
 
 class CellsPayload(TypedDict):
+    """The report as notebook cells, for the extension to insert."""
+
     version: int
     run_id: str
     title: str
@@ -76,11 +84,13 @@ class Snapshot:
 
 
 def snapshot(s: RunState) -> Snapshot:
+    """Every view of the run at this step, computed once."""
     return Snapshot(s.step, s.status, outline(s), report_markdown(s), cells_payload(s), summary_line(s))
 
 
 # The outline.
 def node_status(node: Node, drafting: bool) -> str:
+    """The status the outline shows: locked, drafting, extended (written, with children) or the node's own."""
     if node.locked:
         return "locked"
     if drafting:
@@ -91,6 +101,7 @@ def node_status(node: Node, drafting: bool) -> str:
 
 
 def outline(s: RunState) -> Outline:
+    """The outline with the run's header; the cursor and drafting node only while the run is running."""
     active = s.status == RunStatus.RUNNING
     drafting = s.target_id if active and s.state == Phase.WRITE else None
     cursor = s.report.by_id(s.target_id) if active and s.target_id else None
@@ -114,7 +125,8 @@ def outline(s: RunState) -> Outline:
         "step": s.step,
         "max_steps": s.config.max_steps,
         "cursor": cursor[0] if cursor else None,
-        "counts": {k: s.counters[k] for k in ("searches", "writes", "extends", "failed_steps", "tokens_in", "tokens_out")},
+        "counts": {k: s.counters[k]
+                   for k in ("searches", "writes", "extends", "failed_steps", "tokens_in", "tokens_out")},
         "nodes": visit(s.report.sections, ""),
     }
 
@@ -134,7 +146,8 @@ def outline_text(o: Outline, markdown: bool = False) -> str:
             if markdown:
                 lines.append(f"{'  ' * depth}- {node_line(n)}" + (f" · *{LOCKED_UNWRITTEN}*" if locked else ""))
             else:
-                lines.append(f"{'  ' * depth}{node_line(n)}" + (f"\n{'  ' * (depth + 1)}{LOCKED_UNWRITTEN}" if locked else ""))
+                lines.append(f"{'  ' * depth}{node_line(n)}"
+                             + (f"\n{'  ' * (depth + 1)}{LOCKED_UNWRITTEN}" if locked else ""))
             visit(n["children"], depth + 1)
 
     visit(o["nodes"], 0 if markdown else 1)
@@ -211,6 +224,7 @@ def section_heading(number: str, node: Node, depth: int) -> str:
 
 
 def node_body(node: Node, renumber: renumberer) -> str:
+    """The node's text with its citations renumbered in order of first use."""
     return renumber(node.text, node.citations) if node.text else ""
 
 
@@ -232,6 +246,7 @@ def mode_note(s: RunState) -> str:
 
 
 def report_markdown(s: RunState) -> str:
+    """The report as one Markdown document: title, mode note, numbered sections, References."""
     order = s.report.citation_order()
     renumber = renumberer(order)
     lines = [f"# {s.report.title or s.query}", ""]
@@ -293,6 +308,7 @@ def report_cells(s: RunState) -> list[ReportCell]:
 
 
 def cells_payload(s: RunState) -> CellsPayload:
+    """The report's cells with the run they belong to."""
     return {"version": FORMAT_VERSION, "run_id": s.run_id, "title": s.report.title or s.query, "cells": report_cells(s)}
 
 

@@ -183,19 +183,20 @@ def test_write_grammars_cite_only_their_own_keys(backend) -> None:
     """Rows whose write grammars differ only in the keys, decoded together: each cites its own."""
     import re
 
-    from jupyter_warp import actions
     from jupyter_warp.config import WarpConfig
-    from jupyter_warp.grammar import write_grammar
+    from jupyter_warp.machine import Phase
+    from jupyter_warp.machine.reply import split_reply
+    from jupyter_warp.machine.stepper import STAGES
 
     config = WarpConfig(write_max_chars=260, thought_max_chars=40)
     passages = {(7, 12): "[7] Paris is the capital of France.\n[12] The Seine flows through Paris.",
                 (3, 41, 5): "[3] Water boils at 100 degrees.\n[41] Ice melts at 0 degrees.\n[5] Steam is hot."}
     requests = [ChatRequest(f"Passages:\n{text}\nWrite one sentence from them, citing a passage number in "
-                            "square brackets.", grammar=write_grammar(config, keys), max_tokens=200,
+                            "square brackets.", grammar=STAGES[Phase.WRITE].grammar(config, keys), max_tokens=200,
                             temperature=0.7, seed=seed)
                 for seed, (keys, text) in enumerate(passages.items())]
-    for keys, out in zip(passages, backend.generate(requests)):
-        reply = actions.split_reply(out.text)
+    for keys, out in zip(passages, backend.generate(requests), strict=True):
+        reply = split_reply(out.text)
         cited = {int(k) for k in re.findall(r"\[(\d+)\]", reply.action_text)}
         assert reply.closed and out.finish_reason == "stop", out
         assert cited and cited <= set(keys), (keys, out.text)

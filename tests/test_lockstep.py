@@ -3,7 +3,7 @@ batch cost is scripted on a fake clock, alone and inside ``run_lockstep``."""
 
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import pytest
 
@@ -130,8 +130,8 @@ def test_slow_batches_fall_back_inside_run_lockstep(tmp_path) -> None:
     assert len(notes) == 1 and "one question at a time" in notes[0]
     assert costed.sizes[-4:] == [1, 1, 1, 1]
     for q in questions:
-        alone = Run.create(q.question, config, run_dir=tmp_path / "alone" / q.id, backend=ScriptedBackend(good_script()),
-                           searcher=MemorySearcher()).run()
+        alone = Run.create(q.question, config, run_dir=tmp_path / "alone" / q.id,
+                           backend=ScriptedBackend(good_script()), searcher=MemorySearcher()).run()
         together = Run.load(tmp_path / "lockstep" / q.id / "run")
         assert [s.state for s in together.steps] == [s.state for s in alone.steps]
         assert all(s.error is None for s in together.steps)
@@ -199,7 +199,8 @@ class SizedBackend(Backend):
         sizes = [tuple(map(int, r.prompt.split())) for r in requests]
         alone = sum(0.01 * p + 0.05 * c for p, c in sizes)
         self.clock.now += alone * (self.factor if len(requests) > 1 else 1.0)
-        return [Completion(r.prompt, prompt_tokens=p, completion_tokens=c) for r, (p, c) in zip(requests, sizes)]
+        return [Completion(r.prompt, prompt_tokens=p, completion_tokens=c)
+                for r, (p, c) in zip(requests, sizes, strict=True)]
 
     def count_tokens(self, text: str) -> int:
         return len(text)

@@ -123,9 +123,11 @@ class ReportMetrics:
         return section.shown is None or key in section.shown
 
     def body_sections(self) -> list[Section]:
+        """The sections other than the reference list: only they are measured as text."""
         return [s for s in self.record.sections if not T.is_reference_title(s.title)]
 
     def run(self) -> dict[str, Any]:
+        """All metrics: ``metrics`` (report level), ``sections`` (one row each) and ``copied_phrases``."""
         sections_out = []
         totals: Counter[str] = Counter()
         supports: list[float] = []
@@ -261,4 +263,5 @@ def text_support(text: str, record: ReportRecord, keys: list[int], threshold: fl
     section = Section(position="", title="", depth=1, text=text, shown=list(keys))
     probe = ReportMetrics(record, InstructionPhrases(frozenset()), threshold)
     row, _ = probe.section(section, Counter(), set(), set(), [], set())
-    return row["supported_share"]
+    share: float | None = row["supported_share"]
+    return share

@@ -35,7 +35,8 @@ _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=\S)|(?<=[。！？；])")
 _LIST_PREFIX = re.compile(r"^\s*(?:[-*+>]|\d+[.)]|#+)\s+")
 _EMPHASIS = re.compile(r"[*_`]{1,3}")
 _TABLE_RULE = re.compile(r"^\s*\|?\s*:?-{3,}")
-_REFERENCE_TITLES = {"references", "reference", "bibliography", "sources", "works cited", "参考文献", "参考资料", "引用"}
+_REFERENCE_TITLES = {"references", "reference", "bibliography", "sources", "works cited",
+                     "参考文献", "参考资料", "引用"}
 STATEMENT_MIN_TERMS = 4
 """A sentence with at least this many content terms states something (and should cite)."""
 
@@ -71,6 +72,7 @@ def _stem(word: str) -> str:
 
 
 def has_cjk(text: str) -> bool:
+    """Whether ``text`` holds a Chinese or Japanese character (such text is segmented by jieba)."""
     return _CJK_CHAR.search(text) is not None
 
 
@@ -101,6 +103,7 @@ def words(text: str, citable: Iterable[int] | None = None) -> list[str]:
 
 
 def is_content(word: str) -> bool:
+    """Whether ``word`` is a content term: not a stop word, and two characters or more unless it is a number."""
     if word in _stop_words():
         return False
     if _CJK_CHAR.match(word):
@@ -153,6 +156,8 @@ def strip_markers(text: str, citable: Citable = None) -> str:
 
 @dataclass
 class Sentence:
+    """One sentence as the metrics count it: its text and the citation keys it carries."""
+
     text: str
     """The sentence without its citation markers or Markdown emphasis."""
     keys: list[int] = field(default_factory=list)
@@ -160,6 +165,7 @@ class Sentence:
 
     @property
     def words(self) -> list[str]:
+        """The sentence's words (see ``words``)."""
         return words(self.text)
 
 
@@ -238,10 +244,12 @@ def is_statement(sentence: Sentence) -> bool:
 
 
 def is_reference_title(title: str) -> bool:
+    """Whether a heading names a reference list, which the metrics leave out of the text."""
     return title.strip().strip("#*: ").lower() in _REFERENCE_TITLES
 
 
 def ngrams(items: list[str], n: int) -> list[tuple[str, ...]]:
+    """The runs of ``n`` consecutive items, in order (none when there are fewer than ``n``)."""
     return [tuple(items[i:i + n]) for i in range(len(items) - n + 1)]
 
 

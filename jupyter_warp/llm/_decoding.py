@@ -16,8 +16,9 @@ from __future__ import annotations
 import contextlib
 import inspect
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Sequence
+from typing import Any
 
 _NUCLEUS_GUESS = 64
 """Most likely tokens ranked before falling back to sorting the vocabulary for top-p."""
@@ -86,7 +87,8 @@ class BatchDecoder:
         row the step it finishes and may hand back a new row (the same question's next turn),
         which joins the running batch as soon as there is room."""
         torch, prof = self.torch, DecodeProfile()
-        waiting, running = list(rows), []
+        waiting: list[Row] = list(rows)
+        running: list[Row] = []
         cache = mask = positions = logits = None
         with torch.inference_mode():
             while waiting or running:
@@ -109,7 +111,8 @@ class BatchDecoder:
                     prof.merge_s += self.clock() - t1
                 t0 = self.clock()
                 tokens = self._choose(running, logits, prof)
-                keep = [i for i, (row, token) in enumerate(zip(running, tokens)) if not self._accept(row, token)]
+                keep = [i for i, (row, token) in enumerate(zip(running, tokens, strict=True))
+                        if not self._accept(row, token)]
                 prof.decode_s += self.clock() - t0
                 if len(keep) < len(running):
                     t0 = self.clock()
@@ -126,6 +129,7 @@ class BatchDecoder:
                             waiting.append(follow)
                     if not running:
                         continue
+                assert mask is not None and positions is not None  # set whenever rows are running
                 t0 = self.clock()
                 mask = torch.cat([mask, mask.new_ones((len(running), 1))], dim=1)
                 out = self.model(
@@ -145,7 +149,9 @@ class BatchDecoder:
     def _prefill(self, row: Row) -> tuple[Any, Any]:
         """The row's cache and its next-token logits, from the prompt alone."""
         torch = self.torch
-        cache = self._cache_class()
+        # Untyped as in _merge and _select: transformers types a layer as possibly keyless (linear
+        # attention), but the models decoded here have full-attention layers with key/value tensors.
+        cache: Any = self._cache_class()
         ids = torch.tensor([row.prompt], device=self.device)
         with self._prefill_context():
             out = self.model(input_ids=ids, use_cache=True, logits_to_keep=1, **{self._cache_kw: cache})
@@ -163,8 +169,9 @@ class BatchDecoder:
         pad = torch.nn.functional.pad
         width, other_width = mask.shape[1], other_mask.shape[1]
         full = max(width, other_width)
-        for layer, add in zip(cache.layers, other.layers):
-            layer.keys = torch.cat([pad(layer.keys, (0, 0, full - width, 0)), pad(add.keys, (0, 0, full - other_width, 0))])
+        for layer, add in zip(cache.layers, other.layers, strict=True):
+            layer.keys = torch.cat([pad(layer.keys, (0, 0, full - width, 0)),
+                                    pad(add.keys, (0, 0, full - other_width, 0))])
             layer.values = torch.cat([pad(layer.values, (0, 0, full - width, 0)),
                                       pad(add.values, (0, 0, full - other_width, 0))])
         return torch.cat([pad(mask, (full - width, 0)), pad(other_mask, (full - other_width, 0))])
@@ -196,7 +203,7 @@ class BatchDecoder:
                 logits = cpu.to(logits.device)
         t1 = self.clock()
         prof.mask_s += t1 - t0
-        tokens = logits.argmax(dim=-1).tolist()
+        tokens: list[int] = logits.argmax(dim=-1).tolist()
         for i, row in enumerate(rows):
             if row.temperature > 0:
                 tokens[i] = self._sample(torch.softmax(logits[i] / row.temperature, dim=-1), row)

@@ -182,6 +182,7 @@ class TransformersBackend(Backend):
         return int(getattr(self.tokenizer, "model_max_length", 2048))
 
     def count_tokens(self, text: str) -> int:
+        """Tokens of ``text`` by the model's own tokenizer, without special tokens."""
         return len(self.tokenizer.encode(text, add_special_tokens=False))
 
     def render(self, request: ChatRequest) -> str:
@@ -272,6 +273,7 @@ class TransformersBackend(Backend):
         row = Row(ids, max(1, request.max_tokens), 0.0 if greedy else request.temperature,
                   1.0 if greedy else request.top_p, request.seed, slot=slot, admitted_at=t1)
         if request.grammar and self.supports_grammar:
+            assert self._xgr is not None  # supports_grammar means xgrammar imported
             row.matcher = self._xgr.GrammarMatcher(self._grammar_cache().compile(request.grammar))
         prof["compile_s"] += time.perf_counter() - t1
         return row

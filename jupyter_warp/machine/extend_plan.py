@@ -26,6 +26,8 @@ _EXTEND = re.compile(r'\{"name": "extend-plan", "position": "(?P<position>[^"]*)
 
 
 class ExtendPlanStage(Stage):
+    """Deepening: split one written leaf into subsections, or stop with ``nop``."""
+
     phase = Phase.EXTEND_PLAN
     actions = ("extend-plan", "nop")
 
@@ -42,7 +44,8 @@ class ExtendPlanStage(Stage):
             rules
             + [
                 'action ::= extend | "{\\"name\\": \\"nop\\"}"',
-                'extend ::= "{\\"name\\": \\"extend-plan\\", \\"position\\": \\"" pos "\\", \\"subsections\\": [" secs "]}"',
+                'extend ::= "{\\"name\\": \\"extend-plan\\", \\"position\\": \\"" pos '
+                '"\\", \\"subsections\\": [" secs "]}"',
                 f"pos ::= {alts(positions)}",
             ]
             + titled("secs", config.min_subsections, config.max_subsections)
@@ -60,6 +63,7 @@ class ExtendPlanStage(Stage):
         return rules
 
     def skeleton(self, config: WarpConfig) -> str:
+        """Tags around a JSON extend-plan action (any position, any number of titled subsections) or nop."""
         return "\n".join(skeleton_frame("action") + [
             'action ::= extend | "{" ws "\\"name\\"" ws ":" ws "\\"nop\\"" ws "}"',
             f'extend ::= "{{" ws {jkey("name")} "\\"extend-plan\\"" ws "," ws {jkey("position")} jstr ws "," ws '
@@ -68,9 +72,11 @@ class ExtendPlanStage(Stage):
         ])
 
     def bound(self, config: WarpConfig) -> int:
+        """The thought, the action frame, and up to ``max_subsections`` titled entries of at most 350 tokens each."""
         return head_bound(config) + 100 + config.max_subsections * 350
 
     def prepare(self, ctx: Context) -> Turn:
+        """The prompt shows the whole survey and the leaves that may be split (or, choosing, those offered)."""
         extendable = ctx.s.report.extendable(ctx.config.max_depth)
         choices = self._offer(ctx, extendable) if ctx.choosing(self.phase) else []
         if ctx.choosing(self.phase):
@@ -112,6 +118,7 @@ class ExtendPlanStage(Stage):
         return out
 
     def apply(self, ctx: Context, turn: Turn, reply: Reply, step: Step) -> None:
+        """Add the subsections and move on to searching for the next unwritten node, or finish on ``nop``."""
         s = ctx.s
         if turn.choices or ctx.choosing(self.phase):
             action = self._chosen(ctx, turn, reply)
@@ -148,6 +155,7 @@ class ExtendPlanStage(Stage):
         return {**action, "chosen": [ch.number for ch in chosen], "added": [ch.number for ch in merged[len(chosen):]]}
 
     def rejected(self, ctx: Context, turn: Turn, step: Step) -> None:
+        """A rejected reply uses up a deepening round; the run ends when none is left."""
         s, c = ctx.s, ctx.config
         s.extend_count += 1
         if s.extend_count >= c.max_extends:

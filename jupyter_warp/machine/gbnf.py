@@ -20,10 +20,12 @@ def lit(text: str) -> str:
 
 
 def alts(values: Sequence[str]) -> str:
+    """One of ``values``, each as a literal."""
     return " | ".join(lit(v) for v in values)
 
 
 def rep(rule: str, low: int, high: int) -> str:
+    """``rule`` repeated ``low`` to ``high`` times."""
     return f"{rule}{{{low},{high}}}" if high > low else f"{rule}{{{low}}}"
 
 
@@ -52,6 +54,7 @@ def head(config: WarpConfig, action: str = "action", max_words: int | None = Non
 
 
 def string(name: str, limit: int) -> str:
+    """Rule ``name``: a JSON string of 1 to ``limit`` characters, with no quote, backslash or ``<``."""
     return f'{name} ::= "\\"" chr{{1,{limit}}} "\\""'
 
 

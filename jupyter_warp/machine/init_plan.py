@@ -33,11 +33,15 @@ TITLED = f'titled ::= "{{" ws {jkey("title")} jstr ws "," ws {jkey("plan")} jstr
 
 
 class InitPlanStage(Stage):
+    """Planning: a title and the top-level sections, from the first search's passages."""
+
     phase = Phase.INIT_PLAN
     actions = ("init-plan",)
 
     def grammar(self, config: WarpConfig, keys: Sequence[int] = (), positions: Sequence[str] = (),
                 choices: Sequence[Choice] = ()) -> str:
+        """A short title and ``min_sections`` to ``max_sections`` titled sections; with
+        ``choices``, the numbers of the headings chosen as sections."""
         if choices:
             return "\n".join(head(config, max_words=CHOICE_THOUGHT_WORDS) + [
                 'action ::= "{\\"name\\": \\"init-plan\\", \\"sections\\": " secs "}"',
@@ -51,6 +55,7 @@ class InitPlanStage(Stage):
         )
 
     def skeleton(self, config: WarpConfig) -> str:
+        """Tags around a JSON init-plan action: any title, any number of titled sections."""
         return "\n".join(skeleton_frame("action") + [
             f'action ::= "{{" ws {jkey("name")} "\\"init-plan\\"" ws "," ws {jkey("title")} jstr ws "," ws '
             f'{jkey("sections")} {jlist("titled")} ws "}}"',
@@ -58,9 +63,11 @@ class InitPlanStage(Stage):
         ])
 
     def bound(self, config: WarpConfig) -> int:
+        """The thought, the action frame, and up to ``max_sections`` titled entries of at most 350 tokens each."""
         return head_bound(config) + 100 + config.max_sections * 350
 
     def prepare(self, ctx: Context) -> Turn:
+        """The prompt shows the passages found (choosing: headings among them, when there are enough)."""
         s, c = ctx.s, ctx.config
         instruction = ctx.renderer.view.instruction(s.report, None, self.phase.value)
         shown, shown_keys = ctx.shown_passages()
@@ -87,6 +94,7 @@ class InitPlanStage(Stage):
         return self.turn(ctx, fit, None, passages, keys, choices=choices)
 
     def apply(self, ctx: Context, turn: Turn, reply: Reply, step: Step) -> None:
+        """Check the plan (its fields, language and copied instructions), make the outline, go search."""
         if turn.choices:
             self._chosen(ctx, turn, reply, step)
             return
@@ -115,6 +123,7 @@ class InitPlanStage(Stage):
         move(s, Phase.SEARCH)
 
     def fallback(self, ctx: Context, turn: Turn, step: Step) -> None:
+        """An outline from the passages' headings; with too few of them, the run fails."""
         s, c = ctx.s, ctx.config
         sections = sections_from_headings(s.passages, c.max_sections, s.query)
         if len(sections) >= c.min_sections:

@@ -38,6 +38,8 @@ class ActionError(ValueError):
 
 @dataclass
 class Reply:
+    """A model reply split into its thought and its action text."""
+
     thought: str
     action_text: str
     closed: bool

@@ -20,11 +20,14 @@ from .text import clean_keywords
 
 
 class SearchStage(Stage):
+    """Searching: the model's queries for the node at the cursor, or for planning the report."""
+
     phase = Phase.SEARCH
     actions = ("search",)
 
     def grammar(self, config: WarpConfig, keys: Sequence[int] = (), positions: Sequence[str] = (),
                 choices: Sequence[Choice] = ()) -> str:
+        """1 to ``max_keywords`` keywords of at most 60 characters each."""
         return "\n".join(head(config) + [
             'action ::= "{\\"name\\": \\"search\\", \\"keywords\\": [" kws "]}"',
             f"kws ::= {seq('kw', 1, config.max_keywords)}",
@@ -32,14 +35,17 @@ class SearchStage(Stage):
         ])
 
     def skeleton(self, config: WarpConfig) -> str:
+        """Tags around a JSON search action with a list of any strings."""
         return "\n".join(skeleton_frame("action") + [
             f'action ::= "{{" ws {jkey("name")} "\\"search\\"" ws "," ws {jkey("keywords")} {jlist("jstr")} ws "}}"',
         ])
 
     def bound(self, config: WarpConfig) -> int:
+        """The thought, the action frame and ``max_keywords`` keywords of at most 64 tokens each."""
         return head_bound(config) + config.max_keywords * 64 + 60
 
     def prepare(self, ctx: Context) -> Turn:
+        """The prompt shows the outline around the node at the cursor and what it asks for."""
         position, instruction = ctx.cursor(self.phase.value)
 
         def render(level: int, _passages: list[Passage], _keys: list[int], _chars: int) -> str:
@@ -56,6 +62,7 @@ class SearchStage(Stage):
         return self.turn(ctx, fit, position)
 
     def apply(self, ctx: Context, turn: Turn, reply: Reply, step: Step) -> None:
+        """Check the keywords (with assist: drop noise, add the engine's own query), then search."""
         step.action = validate_search(parse_json_action(reply.action_text, self.actions, reply.closed), ctx.config)
         keywords = step.action["keywords"]
         own = None
@@ -91,6 +98,7 @@ class SearchStage(Stage):
         step.diff.append(f"searched {len(keywords)} queries: {len(passages)} passages")
 
     def fallback(self, ctx: Context, turn: Turn, step: Step) -> None:
+        """Search the node's title and the question; nothing found skips the node (before a plan, fails the run)."""
         s = ctx.s
         entry = s.report.by_id(turn.target_id)
         keywords = [entry[1].title, s.query] if entry else [s.query]

@@ -82,6 +82,7 @@ class Context:
 
     @property
     def config(self) -> WarpConfig:
+        """The run's settings."""
         return self.s.config
 
     @property
@@ -186,10 +187,10 @@ class Stage(ABC):
     def apply(self, ctx: Context, turn: Turn, reply: Reply, step: Step) -> None:
         """Validate the reply (raising ``ActionError``), change the report, move on."""
 
-    def rejected(self, ctx: Context, turn: Turn, step: Step) -> None:
+    def rejected(self, ctx: Context, turn: Turn, step: Step) -> None:  # noqa: B027 - an optional hook, no-op by default
         """After each rejected reply (before any fallback)."""
 
-    def fallback(self, ctx: Context, turn: Turn, step: Step) -> None:
+    def fallback(self, ctx: Context, turn: Turn, step: Step) -> None:  # noqa: B027 - an optional hook, no-op by default
         """What the engine does itself after ``max_retries`` rejections in a row."""
 
     def max_tokens(self, ctx: Context) -> int:

@@ -45,6 +45,8 @@ _FENCED = re.compile(r"^(```|~~~).*?^\1", re.MULTILINE | re.DOTALL)
 
 
 class WriteStage(Stage):
+    """Writing: the text of the node at the cursor, citing the passages of the last search."""
+
     phase = Phase.WRITE
     actions = ("write",)
 
@@ -76,9 +78,11 @@ class WriteStage(Stage):
         return "\n".join(skeleton_frame("body", json_action=False) + excluding("body", "</action>"))
 
     def bound(self, config: WarpConfig) -> int:
+        """The thought, the action frame and a body of ``write_max_chars`` (a token is a character or more)."""
         return head_bound(config) + config.write_max_chars + 200
 
     def prepare(self, ctx: Context) -> Turn:
+        """The prompt shows the survey near the cursor and the passages (quoting: sentences of them to choose)."""
         position, instruction = ctx.cursor(self.phase.value)
         view, c = ctx.renderer.view, ctx.config
         quoting = ctx.choosing(self.phase)
@@ -124,6 +128,7 @@ class WriteStage(Stage):
                              grams=ctx.instruction_grams)
 
     def apply(self, ctx: Context, turn: Turn, reply: Reply, step: Step) -> None:
+        """Check the section (or read the sentences chosen), write it into the report, move the cursor on."""
         s = ctx.s
         if not reply.closed:
             raise ActionError("the section was cut off before </action>")
@@ -148,6 +153,7 @@ class WriteStage(Stage):
         advance(s, ctx.config)
 
     def fallback(self, ctx: Context, turn: Turn, step: Step) -> None:
+        """Mark the section failed and move the cursor on: the report leaves it out."""
         entry = ctx.s.report.by_id(turn.target_id)
         if entry is not None:
             step.diff += ctx.s.report.fail(entry[0], f"no valid text after {ctx.config.max_retries} tries")

@@ -38,11 +38,20 @@ class PromptView(Protocol):
     levels: int
     """Shortening levels the prompt fitter may use (0: as the profile shows it)."""
 
-    def outline(self, report: Report, cursor_id: str | None, level: int = 0) -> str: ...
-    def survey(self, report: Report, cursor_id: str | None, level: int = 0) -> str: ...
-    def full_survey(self, report: Report, level: int = 0) -> str: ...
-    def information(self, passages: Sequence[Passage], keys: Sequence[int], chars: int) -> str: ...
-    def instruction(self, report: Report, cursor_id: str | None, phase: str) -> str: ...
+    def outline(self, report: Report, cursor_id: str | None, level: int = 0) -> str:
+        """``current_outline`` of the search prompt, shortened by ``level``."""
+
+    def survey(self, report: Report, cursor_id: str | None, level: int = 0) -> str:
+        """``current_survey`` of the write prompt, shortened by ``level``."""
+
+    def full_survey(self, report: Report, level: int = 0) -> str:
+        """``current_survey`` of the extend prompt: the whole report, shortened by ``level``."""
+
+    def information(self, passages: Sequence[Passage], keys: Sequence[int], chars: int) -> str:
+        """``current_information``: the passages under their keys, each cut to ``chars``."""
+
+    def instruction(self, report: Report, cursor_id: str | None, phase: str) -> str:
+        """``current_instruction``: what the node at the cursor, or the phase, asks for."""
 
 
 class PromptRenderer:
