@@ -56,6 +56,11 @@ class RecordingBackend(Backend):
     def generate(self, requests: Sequence[ChatRequest]) -> list[Completion]:
         return self.pacer.generate(self._call, requests) if self.pacer else self._call(requests)
 
+    @property
+    def model(self) -> str:
+        """The served model's id, so that the engine picks its profile as for the bare backend."""
+        return str(getattr(self.inner, "model", self.inner.name))
+
     def count_tokens(self, text: str) -> int:
         return self.inner.count_tokens(text)
 

@@ -9,12 +9,11 @@ completed step is redone.
 
 from __future__ import annotations
 
-import json
 import re
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,6 +25,7 @@ from .machine import RunStatus, reopen
 from .machine.profile import backend_options
 from .machine.stage import ModelInfo, Turn
 from .machine.stepper import Machine
+from .pool import BackendPool
 from .prompts import PromptRenderer
 from .records import Completion, Searcher, Step
 from .render import Snapshot, report_notebook, snapshot
@@ -65,44 +65,6 @@ class RunResult:
     def summary(self) -> str:
         """One line on how the run ended, for a front end's status message."""
         return self.snapshot.summary
-
-
-class BackendPool:
-    """Backends opened once per spec and options: loading a model takes seconds, so a
-    notebook kernel (or a batch) keeps one pool and every run it opens draws from it;
-    ``factory(spec, **options)`` opens a missing one (default: the backend registry)."""
-
-    def __init__(self, factory: Callable[..., Backend] | None = None) -> None:
-        self.factory = factory
-        self._open: dict[str, Backend] = {}
-
-    @staticmethod
-    def _key(spec: str, options: Mapping[str, Any] | None) -> str:
-        return spec + "\n" + json.dumps(dict(options or {}), sort_keys=True, default=str)
-
-    def holds(self, spec: str, options: Mapping[str, Any] | None = None) -> bool:
-        """Whether ``get`` would hand back an open backend (no model to load)."""
-        return self._key(spec, options) in self._open
-
-    def get(self, spec: str, options: Mapping[str, Any] | None = None) -> Backend:
-        """The open backend for this spec and options, opening (and keeping, if reusable) a new one."""
-        options = dict(options or {})
-        key = self._key(spec, options)
-        if key in self._open:
-            return self._open[key]
-        if self.factory is not None:
-            backend = self.factory(spec, **options)
-        else:
-            from .llm import get_backend
-
-            backend = get_backend(spec, **options)
-        if backend.reusable:
-            self._open[key] = backend
-        return backend
-
-    def clear(self) -> None:
-        """Forget every open backend (a new factory, or models to unload)."""
-        self._open.clear()
 
 
 def new_run_id(question: str) -> str:

@@ -11,12 +11,13 @@ from pathlib import Path
 
 import pytest
 
-from jupyter_warp.batch import MAX_ID_CHARS, Question, load_questions, run_lockstep, run_papermill
+from jupyter_warp.batch import Question, load_questions, run_lockstep, run_papermill
 from jupyter_warp.cli import main
 from jupyter_warp.config import WarpConfig
 from jupyter_warp.corpus import build_index
 from jupyter_warp.errors import BackendUnavailableError
 from jupyter_warp.llm import registry as registry_module
+from jupyter_warp.questions import MAX_ID_CHARS
 from scripted import MemorySearcher, ScriptedBackend, good_script
 from servers import LlamaServer, require_llama_server
 from standins import StandIn
