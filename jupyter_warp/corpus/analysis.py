@@ -29,7 +29,7 @@ _CJK_CHAR = re.compile(rf"[{CJK}]")
 _jieba: Any = None
 
 
-def _segmenter() -> Any:
+def segmenter() -> Any:
     """jieba, loaded on the first CJK text (it reads its dictionary, about a second)."""
     global _jieba
     if _jieba is None:
@@ -42,7 +42,7 @@ def _segmenter() -> Any:
 
 def _cjk_pieces(run: str) -> list[tuple[str, int, int]]:
     """Words and sub-words of a CJK run, with offsets, in reading order."""
-    pieces = list(_segmenter().tokenize(run, mode="search"))
+    pieces = list(segmenter().tokenize(run, mode="search"))
     pieces.sort(key=lambda p: (p[1], p[2]))
     return pieces
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
+from ..machine.text import has_cjk, ngrams
 from . import text as T
 
 COPY_N = 5
@@ -58,7 +59,7 @@ class InstructionPhrases:
     def copied(self, word_list: list[str]) -> list[bool]:
         """For each word, whether it lies inside a phrase of the templates."""
         flags = [False] * len(word_list)
-        for i, gram in enumerate(T.ngrams(word_list, self.n)):
+        for i, gram in enumerate(ngrams(word_list, self.n)):
             if gram in self.ngrams:
                 for j in range(i, i + self.n):
                     flags[j] = True
@@ -81,7 +82,7 @@ def copied_spans(word_list: list[str], flags: list[bool]) -> list[str]:
 
 
 def _join(run: list[str]) -> str:
-    return "".join(run) if all(T.has_cjk(w) for w in run) else " ".join(run)
+    return "".join(run) if all(has_cjk(w) for w in run) else " ".join(run)
 
 
 @lru_cache(maxsize=16)
@@ -89,7 +90,7 @@ def _phrases(files: tuple[Path, ...], n: int) -> InstructionPhrases:
     grams: set[tuple[str, ...]] = set()
     for file in files:
         for segment in template_segments(file.read_text(encoding="utf-8", errors="replace")):
-            grams.update(T.ngrams(T.words(segment), n))
+            grams.update(ngrams(T.words(segment), n))
     return InstructionPhrases(frozenset(grams), [str(f) for f in files], n)
 
 

@@ -36,6 +36,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlparse
 
+from ..machine.text import ngrams
 from . import text as T
 from .instructions import InstructionPhrases, copied_spans
 from .records import ReportRecord, Section
@@ -92,7 +93,7 @@ def support(sentence_terms: list[str], passages: list[_PassageTerms]) -> float:
     uni = set().union(*(p.unigrams for p in passages))
     bi = set().union(*(p.bigrams for p in passages))
     uni_recall = sum(t in uni for t in sentence_terms) / len(sentence_terms)
-    pairs = T.ngrams(sentence_terms, 2)
+    pairs = ngrams(sentence_terms, 2)
     if not pairs:
         return uni_recall
     return (uni_recall + sum(p in bi for p in pairs) / len(pairs)) / 2
@@ -114,7 +115,7 @@ class ReportMetrics:
             return None
         if key not in self._passage_terms:
             terms = T.terms(T.words(passage.text))
-            self._passage_terms[key] = _PassageTerms(frozenset(terms), frozenset(T.ngrams(terms, 2)))
+            self._passage_terms[key] = _PassageTerms(frozenset(terms), frozenset(ngrams(terms, 2)))
         return self._passage_terms[key]
 
     def _valid(self, section: Section, key: int) -> bool:
@@ -188,7 +189,7 @@ class ReportMetrics:
                 c["uncited_statements"] += not sentence.keys
         section_words = T.words(section.text, citable)
         c["words"] = len(section_words)
-        for gram in T.ngrams(section_words, REPEAT_N):
+        for gram in ngrams(section_words, REPEAT_N):
             c["ngrams"] += 1
             c["repeated_ngrams"] += gram in seen
             seen.add(gram)

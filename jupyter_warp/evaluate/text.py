@@ -15,15 +15,14 @@ and stem English with Snowball, as the index does, so "transfers" matches "trans
 
 from __future__ import annotations
 
-import logging
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from functools import lru_cache
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from ..citations import CitationRun, citation_runs
-from ..corpus.analysis import CJK
+from ..corpus.analysis import CJK, segmenter
+from ..machine.text import is_content, stem
 
 if TYPE_CHECKING:
     from .records import ReportRecord, Section
@@ -39,41 +38,6 @@ _REFERENCE_TITLES = {"references", "reference", "bibliography", "sources", "work
                      "参考文献", "参考资料", "引用"}
 STATEMENT_MIN_TERMS = 4
 """A sentence with at least this many content terms states something (and should cite)."""
-
-
-@lru_cache(maxsize=1)
-def _jieba() -> Any:
-    import jieba
-
-    jieba.setLogLevel(logging.WARNING)
-    jieba.initialize()
-    return jieba
-
-
-@lru_cache(maxsize=1)
-def _stop_words() -> frozenset[str]:
-    from stopwords import get_stopwords
-    from whoosh.analysis.filters import STOP_WORDS
-
-    lists = [STOP_WORDS, get_stopwords("english"), get_stopwords("chinese")]
-    return frozenset(w.lower() for words in lists for w in words)
-
-
-@lru_cache(maxsize=1)
-def _stemmer() -> Any:
-    from whoosh.lang import stemmer_for_language
-
-    return stemmer_for_language("en")
-
-
-@lru_cache(maxsize=65536)
-def _stem(word: str) -> str:
-    return str(_stemmer()(word))
-
-
-def has_cjk(text: str) -> bool:
-    """Whether ``text`` holds a Chinese or Japanese character (such text is segmented by jieba)."""
-    return _CJK_CHAR.search(text) is not None
 
 
 def language_of(text: str) -> str | None:
@@ -96,24 +60,15 @@ def words(text: str, citable: Iterable[int] | None = None) -> list[str]:
     out: list[str] = []
     for match in _CJK_RUN.finditer(strip_markers(text, citable)):
         if match.group(1):
-            out += [w for w in _jieba().lcut(match.group(1)) if w.strip()]
+            out += [w for w in segmenter().lcut(match.group(1)) if w.strip()]
         else:
             out.append(match.group(2).lower())
     return out
 
 
-def is_content(word: str) -> bool:
-    """Whether ``word`` is a content term: not a stop word, and two characters or more unless it is a number."""
-    if word in _stop_words():
-        return False
-    if _CJK_CHAR.match(word):
-        return len(word) >= 2
-    return len(word) >= 2 or word.isdigit()
-
-
 def terms(word_list: Iterable[str]) -> list[str]:
     """Content terms of a word list, in order: stop words dropped, English stemmed."""
-    return [w if _CJK_CHAR.match(w) else _stem(w) for w in word_list if is_content(w)]
+    return [w if _CJK_CHAR.match(w) else stem(w) for w in word_list if is_content(w)]
 
 
 Citable = Iterable[int] | None
@@ -246,11 +201,6 @@ def is_statement(sentence: Sentence) -> bool:
 def is_reference_title(title: str) -> bool:
     """Whether a heading names a reference list, which the metrics leave out of the text."""
     return title.strip().strip("#*: ").lower() in _REFERENCE_TITLES
-
-
-def ngrams(items: list[str], n: int) -> list[tuple[str, ...]]:
-    """The runs of ``n`` consecutive items, in order (none when there are fewer than ``n``)."""
-    return [tuple(items[i:i + n]) for i in range(len(items) - n + 1)]
 
 
 def clean_article(article: str) -> str:

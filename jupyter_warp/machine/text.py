@@ -9,13 +9,11 @@ stemmed as the index stems it; so what the engine picks is what the metrics coun
 
 from __future__ import annotations
 
-import logging
 import re
 from collections.abc import Iterable, Sequence
 from functools import lru_cache
-from typing import Any
 
-from ..corpus.analysis import CJK
+from ..corpus.analysis import CJK, segmenter
 
 _RUN = re.compile(rf"([{CJK}]+)|([^\W{CJK}_]+(?:['’][^\W{CJK}_]+)*)")
 _CJK_CHAR = re.compile(rf"[{CJK}]")
@@ -38,14 +36,6 @@ QUESTION_WORDS = frozenset({"how", "what", "why", "which", "who", "whom", "whose
 
 
 @lru_cache(maxsize=1)
-def _jieba() -> Any:
-    import jieba
-
-    jieba.setLogLevel(logging.WARNING)
-    return jieba
-
-
-@lru_cache(maxsize=1)
 def _stop_words() -> frozenset[str]:
     from stopwords import get_stopwords
     from whoosh.analysis.filters import STOP_WORDS
@@ -55,7 +45,8 @@ def _stop_words() -> frozenset[str]:
 
 
 @lru_cache(maxsize=65536)
-def _stem(word: str) -> str:
+def stem(word: str) -> str:
+    """The English stem of ``word`` (Whoosh's stemmer, as the index uses)."""
     from whoosh.lang import stemmer_for_language
 
     return str(stemmer_for_language("en")(word))
@@ -73,7 +64,7 @@ def words(text: str) -> list[str]:
     for match in _RUN.finditer(text):
         if match.group(1):
             for i, part in enumerate(_KATAKANA.split(match.group(1))):
-                out += [part] if i % 2 else [w for w in _jieba().lcut(part) if w.strip()]
+                out += [part] if i % 2 else [w for w in segmenter().lcut(part) if w.strip()]
         else:
             out.append(match.group(2).lower())
     return out
@@ -90,12 +81,12 @@ def is_content(word: str) -> bool:
 
 def terms(text: str) -> list[str]:
     """Content terms of ``text`` in order: stop words dropped, English stemmed."""
-    return [w if _CJK_CHAR.match(w) else _stem(w) for w in words(text) if is_content(w)]
+    return [w if _CJK_CHAR.match(w) else stem(w) for w in words(text) if is_content(w)]
 
 
 def topic_terms(text: str) -> set[str]:
     """Content terms that name a subject (a question's "how", "does" and "explain" dropped)."""
-    return {t for t, w in ((_stem(w) if not _CJK_CHAR.match(w) else w, w) for w in words(text))
+    return {t for t, w in ((stem(w) if not _CJK_CHAR.match(w) else w, w) for w in words(text))
             if is_content(w) and w not in QUESTION_WORDS} if text else set()
 
 
@@ -108,7 +99,7 @@ def key_phrases(question: str) -> list[frozenset[str]]:
         run: list[str] = []
         for w in words(part) + [""]:
             if w and is_content(w) and w not in QUESTION_WORDS:
-                run.append(w if _CJK_CHAR.match(w) else _stem(w))
+                run.append(w if _CJK_CHAR.match(w) else stem(w))
                 continue
             if len(run) >= 2:
                 phrases.append(frozenset(run))
