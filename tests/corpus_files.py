@@ -182,3 +182,14 @@ if sys.argv[4] == "cli":
 s = build_index([sys.argv[1]], sys.argv[2], progress=False, commit_every=int(sys.argv[4]))
 print("done", s.added, flush=True)
 """
+
+
+def three_docs_index(root: Path) -> Path:
+    """An index of three short Markdown files (alpha, beta, gamma) that name each other."""
+    from jupyter_warp.corpus import build_index
+
+    (root / "docs").mkdir()
+    for name in ("alpha", "beta", "gamma"):
+        (root / "docs" / f"{name}.md").write_text(f"# {name.title()}\n\n{name.title()} relates to the others. " * 5)
+    build_index([root / "docs"], root / "ix", progress=False)
+    return root / "ix"

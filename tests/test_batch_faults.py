@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
+from corpus_files import three_docs_index
 from jupyter_warp.batch import Question, load_questions, run_lockstep, run_papermill
 from jupyter_warp.cli import main
 from jupyter_warp.config import WarpConfig
-from jupyter_warp.corpus import build_index
 from jupyter_warp.errors import BackendUnavailableError
 from jupyter_warp.llm import registry as registry_module
 from jupyter_warp.questions import MAX_ID_CHARS
@@ -27,12 +27,7 @@ BIG = "alpha beta " * 100_000  # a 1 MB question
 
 @pytest.fixture(scope="module")
 def index(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("corpus")
-    (root / "docs").mkdir()
-    for name in ("alpha", "beta", "gamma"):
-        (root / "docs" / f"{name}.md").write_text(f"# {name.title()}\n\n{name.title()} relates to the others. " * 5)
-    build_index([root / "docs"], root / "ix", progress=False)
-    return root / "ix"
+    return three_docs_index(tmp_path_factory.mktemp("corpus"))
 
 
 POISON = "zebra-quartz question the server refuses"

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
+from corpus_files import three_docs_index
 from jupyter_warp.cli import main
 from jupyter_warp.config import WarpConfig
-from jupyter_warp.corpus import build_index
 from jupyter_warp.llm import registry as registry_module
 from jupyter_warp.runs import Run, open_run
 from scripted import MemorySearcher, ScriptedBackend, good_script
@@ -29,12 +29,7 @@ QUESTION = "How do alpha and beta relate?"
 
 @pytest.fixture(scope="module")
 def index(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("corpus")
-    (root / "docs").mkdir()
-    for name in ("alpha", "beta", "gamma"):
-        (root / "docs" / f"{name}.md").write_text(f"# {name.title()}\n\n{name.title()} relates to the others. " * 5)
-    build_index([root / "docs"], root / "ix", progress=False)
-    return root / "ix"
+    return three_docs_index(tmp_path_factory.mktemp("corpus"))
 
 
 @pytest.fixture

@@ -47,6 +47,17 @@ def free_port(host: str = "127.0.0.1") -> int:
         return int(s.getsockname()[1])
 
 
+def stop_process(proc: subprocess.Popen[Any], timeout: float = 15.0) -> None:
+    """Ask ``proc`` to stop (SIGTERM) and kill it if it has not within ``timeout`` seconds."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
 @dataclass
 class LlamaServer:
     """A running ``llama-server``: its address and a few read-outs used by tests and bench."""
@@ -177,13 +188,7 @@ def llama_server(model: str | Path | None = None, *, parallel: int = 8, ctx_per_
         yield server
         clean = True
     finally:
-        if proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+        stop_process(proc)
         shutil.rmtree(slot_dir, ignore_errors=True)
         if clean and own_log:
             log_path.unlink(missing_ok=True)

@@ -8,6 +8,8 @@
  * tooltip where it is shown.
  */
 
+import type { IOutline } from './tokens';
+
 /** `1 citation`, `0 citations`, `2 searches`. */
 export function plural(n: number, one: string, many?: string): string {
   return `${n} ${n === 1 ? one : many ?? `${one}s`}`;
@@ -89,13 +91,11 @@ export function isOver(status: string): boolean {
 }
 
 /** What a run's header needs, from an outline payload. */
-export interface IRunSummary {
-  status: string;
-  state: string;
-  step: number;
-  max_steps?: number;
-  cursor: string | null;
-  counts: { [key: string]: number };
+export interface IRunSummary
+  extends Pick<
+    IOutline,
+    'status' | 'state' | 'step' | 'max_steps' | 'cursor' | 'counts'
+  > {
   written: number;
   sections: number;
 }

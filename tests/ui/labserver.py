@@ -17,6 +17,8 @@ from pathlib import Path
 
 import pytest
 
+from jupyter_warp.tools.llama_server import stop_process
+
 ROOT = Path(__file__).resolve().parents[2]
 BUILT = ROOT / "jupyter_warp" / "labextension"
 SCREENSHOTS = ROOT / "out" / "screenshots"
@@ -119,9 +121,4 @@ def run_lab(tmp_path: Path, kernels: bool, extension: bool = True, env_extra: di
         wait_until_up(url, token, proc, log)
         yield Lab(url=url, token=token, root=root)
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(proc)
