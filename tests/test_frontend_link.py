@@ -8,19 +8,11 @@ import nbformat
 import pytest
 
 import kernel_magics
-from jupyter_warp.config import WarpConfig
 from jupyter_warp.mime import CELL_METADATA_KEY, CELLS_MIME, COMM_TARGET, OUTLINE_MIME
-from jupyter_warp.runs import Run
 from kernel_magics.cells import cells_bundle, deliver_report, expand_report_cells
 from kernel_magics.frontend import LIVE, NO_EXTENSION, UNKNOWN, FrontendLink
 from scripted import MemorySearcher, ScriptedBackend
-from test_magics_support import RecordingComm, final_outputs, get_shell, question_script, run
-
-
-def make_run(tmp_path, backend=None, name="r", **config) -> Run:
-    config.setdefault("max_extends", 0)
-    return Run.create("What is alpha?", WarpConfig(**config), run_dir=tmp_path / name,
-                      backend=backend or ScriptedBackend(question_script()), searcher=MemorySearcher())
+from test_magics_support import RecordingComm, final_outputs, get_shell, make_run, question_script, run
 
 
 # The comm to the JupyterLab extension.

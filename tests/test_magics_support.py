@@ -11,8 +11,10 @@ from comm.base_comm import BaseComm
 from IPython.core.interactiveshell import InteractiveShell
 from IPython.utils.capture import capture_output
 
+from jupyter_warp.config import WarpConfig
 from jupyter_warp.records import ChatRequest, Completion
-from scripted import ScriptedBackend, plan, reply, shown_keys
+from jupyter_warp.runs import Run
+from scripted import MemorySearcher, ScriptedBackend, plan, reply, shown_keys
 
 
 def question_script(title: str = "Report", sections: int = 3, extend: dict | None = None):
@@ -35,6 +37,13 @@ def question_script(title: str = "Report", sections: int = 3, extend: dict | Non
         return reply({"name": "nop"}, thought="complete")
 
     return script
+
+
+def make_run(tmp_path: Any, backend: Any = None, name: str = "r", **config: Any) -> Run:
+    """A run of "What is alpha?" on a scripted backend and an in-memory corpus, no deepening."""
+    config.setdefault("max_extends", 0)
+    return Run.create("What is alpha?", WarpConfig(**config), run_dir=tmp_path / name,
+                      backend=backend or ScriptedBackend(question_script()), searcher=MemorySearcher())
 
 
 class GatedBackend(ScriptedBackend):

@@ -17,16 +17,10 @@ from kernel_magics.outline import OutlineWidget
 from kernel_magics.result import WarpResult
 from kernel_magics.views import escape_markdown, markdown_html, outline_bundle, status_line
 from scripted import MemorySearcher, ScriptedBackend, plan, reply, shown_keys
-from test_magics_support import GatedBackend, final_outputs, get_shell, question_script
+from test_magics_support import GatedBackend, final_outputs, get_shell, make_run, question_script
 
 WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
 EVIL = '<img src=x onerror="alert(1)"><script>alert(2)</script>'
-
-
-def make_run(tmp_path, backend=None, name="r", **config) -> Run:
-    config.setdefault("max_extends", 0)
-    return Run.create("What is alpha?", WarpConfig(**config), run_dir=tmp_path / name,
-                      backend=backend or ScriptedBackend(question_script()), searcher=MemorySearcher())
 
 
 def send_from_js(widget: OutlineWidget, content: dict) -> None:
