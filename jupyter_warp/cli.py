@@ -194,7 +194,7 @@ def _batch(args: argparse.Namespace) -> int:
 
 # eval, export.
 def _eval_args(p: argparse.ArgumentParser) -> None:
-    from .evaluate.cli import eval_options
+    from .evaluate.options import eval_options
 
     eval_options(p)
 
@@ -206,7 +206,7 @@ def _eval(args: argparse.Namespace) -> int:
 
 
 def _export_args(p: argparse.ArgumentParser) -> None:
-    from .evaluate.cli import export_options
+    from .evaluate.options import export_options
 
     export_options(p)
 

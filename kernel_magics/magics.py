@@ -167,7 +167,7 @@ class _WarpMagics(Magics):
             args = parsers.parse_eval(line)
         except HelpShown:
             return None
-        from jupyter_warp.evaluate.cli import evaluate_args
+        from jupyter_warp.evaluate.options import evaluate_args
 
         from .evaluation import EvalView
 

@@ -175,7 +175,7 @@ def parse_step(line: str) -> StepArgs:
 
 def eval_parser() -> argparse.ArgumentParser:
     """The ``%warp_eval`` flags, the same as ``jupyter-warp eval``'s."""
-    from jupyter_warp.evaluate.cli import METRICS_HELP, eval_options
+    from jupyter_warp.evaluate.options import METRICS_HELP, eval_options
 
     p = _Parser("%warp_eval", description=f"Score reports side by side ({METRICS_HELP}).")
     eval_options(p)

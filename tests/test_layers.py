@@ -1,7 +1,8 @@
 """The layer rules of DESIGN.md's architecture, read from the imports of every module.
 
 - The engine (``jupyter_warp``) never imports IPython, widgets, ``kernel_magics`` or the
-  command line (``jupyter_warp.cli``, which only the command line itself is).
+  command line (``jupyter_warp.cli`` and ``jupyter_warp.evaluate.cli``, which only the
+  command line itself is).
 - The notebook layer (``kernel_magics``) never imports the command line, and never opens a
   backend itself: it names a model, the run driver opens it (no ``jupyter_warp.llm``).
 - ``corpus`` and ``llm`` are leaves: besides themselves they import only the shared
@@ -20,6 +21,8 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK_LIBS = ("IPython", "ipywidgets", "anywidget", "comm", "ipykernel", "kernel_magics")
 SHARED = ("jupyter_warp.records", "jupyter_warp.errors")
+CLI = ("jupyter_warp.cli", "jupyter_warp.evaluate.cli")
+"""The command line: the main command and the eval/export commands it dispatches to."""
 
 
 def module_name(path: Path) -> str:
@@ -67,11 +70,11 @@ def violations(package: str, forbidden: tuple[str, ...], allowed: tuple[str, ...
 
 
 def test_the_engine_imports_no_notebook_layer_and_no_cli():
-    assert violations("jupyter_warp", NOTEBOOK_LIBS + ("jupyter_warp.cli",), skip=("jupyter_warp.cli",)) == []
+    assert violations("jupyter_warp", NOTEBOOK_LIBS + CLI, skip=CLI) == []
 
 
 def test_the_notebook_layer_never_imports_the_cli_nor_opens_a_backend():
-    assert violations("kernel_magics", ("jupyter_warp.cli", "jupyter_warp.llm")) == []
+    assert violations("kernel_magics", CLI + ("jupyter_warp.llm",)) == []
 
 
 @pytest.mark.parametrize("leaf", ["jupyter_warp.corpus", "jupyter_warp.llm"])
