@@ -150,10 +150,11 @@ def run_lockstep(questions: Sequence[Question], config: WarpConfig, out_dir: str
                     run.finish(_report_files(out / q.id))
                     drop(qid, _result_from_run(q, run, out / q.id, started))
                     return None
-                if turn.refusal is None:
+                offline = turn.offline()
+                if offline is None:
                     turns[qid] = turn
                     return turn.request
-                run.complete(turn, turn.offline() or Completion("", finish_reason="error", error=turn.refusal))
+                run.complete(turn, offline)
                 stepped()
         except Exception as exc:  # one question failing must not stop the others
             error = str(exc) if isinstance(exc, WarpError) else f"{type(exc).__name__}: {exc}"
