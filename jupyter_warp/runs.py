@@ -345,13 +345,14 @@ def open_run(question: str | None = None, *, run_dir: str | Path | None = None, 
     ``searcher_factory``."""
     overrides = overrides or {}
     if run_dir is not None:
-        RunDir(run_dir).check_usable()
-    if run_dir is not None and RunDir(run_dir).exists():
-        run = Run.resume(run_dir, **collaborators, **overrides)
-        if question and question.strip() != run.state.query:
-            raise ConfigError(f"{run_dir} holds a run of another question ({run.state.query[:60]!r}): "
-                              "pick another run folder")
-        return run
+        files = RunDir(run_dir)
+        files.check_usable()
+        if files.exists():
+            run = Run.resume(run_dir, **collaborators, **overrides)
+            if question and question.strip() != run.state.query:
+                raise ConfigError(f"{run_dir} holds a run of another question ({run.state.query[:60]!r}): "
+                                  "pick another run folder")
+            return run
     if question is None:
         raise RunError(f"no run at {run_dir} (no state.json): start one with a question")
     config = (config or WarpConfig()).replace(**overrides)
