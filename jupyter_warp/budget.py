@@ -35,7 +35,6 @@ class Fit:
     """How many of the ranked passages it shows."""
     max_tokens: int
     """The reply's budget: what the stage asks for, or what the window leaves."""
-    tokens: int
     cut: dict[str, int] = field(default_factory=dict)
     refusal: str | None = None
     """Why no prompt fits (the step fails without a model call), else None."""
@@ -55,14 +54,18 @@ def fit_prompt(render: Render, passages: int, count_tokens: Callable[[str], int]
             cache[level, n, chars] = prompt, count_tokens(prompt)
         return cache[level, n, chars]
 
+    def rendered(level: int, n: int, chars: int) -> str:
+        return cache[level, n, chars][0] if (level, n, chars) in cache else render(level, n, chars)
+
     def done(level: int, n: int, chars: int) -> Fit:
         prompt, tokens = size(level, n, chars)
-        level = next(low for low in range(level + 1) if render(low, n, chars) == prompt)  # the cut that mattered
+        level = next((low for low in range(level) if rendered(low, n, chars) == prompt), level)  # the cut that mattered
         room = context_window - TEMPLATE_MARGIN - tokens
+        max_tokens = min(reply_tokens, room)
         cut = {"report_level": level, "passages": passages - n,
                "passage_chars": chars if chars < passage_chars else 0,
-               "reply_tokens": min(reply_tokens, room) if room < reply_tokens else 0}
-        return Fit(prompt, n, min(reply_tokens, room), tokens, {k: v for k, v in cut.items() if v})
+               "reply_tokens": max_tokens if room < reply_tokens else 0}
+        return Fit(prompt, n, max_tokens, {k: v for k, v in cut.items() if v})
 
     level = 0
     for level in range(levels):
@@ -80,7 +83,7 @@ def fit_prompt(render: Render, passages: int, count_tokens: Callable[[str], int]
             break
         chars = max(MIN_PASSAGE_CHARS, chars // 2)
     prompt, tokens = size(level, keep, chars)
-    return Fit(prompt, keep, 0, tokens, {"over_budget_tokens": tokens - budget},
+    return Fit(prompt, keep, 0, {"over_budget_tokens": tokens - budget},
                refusal=f"the prompt needs {tokens} tokens even shortened, but the context window of "
                        f"{context_window} leaves {budget} beside a reply of {reserve}: raise context_window or "
                        "lower passage_max_chars, k or max_new_tokens")
