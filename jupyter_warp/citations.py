@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
@@ -111,13 +111,33 @@ def _keys(item: str) -> tuple[list[int], bool]:
     return keys, explicit
 
 
+def _prose_spans(text: str) -> Iterator[tuple[int, int]]:
+    """``(start, end)`` of each stretch of ``text`` outside code spans and fenced code blocks."""
+    last = 0
+    for match in _CODE.finditer(text):
+        yield last, match.start()
+        last = match.end()
+    yield last, len(text)
+
+
 def _outside_code(text: str, change: Callable[[str], str]) -> str:
     """``change`` applied to the text outside code spans and fenced code blocks."""
     out, last = [], 0
-    for match in _CODE.finditer(text):
-        out.append(change(text[last:match.start()]) + match.group(0))
-        last = match.end()
-    return "".join(out) + change(text[last:])
+    for start, end in _prose_spans(text):
+        out += [text[last:start], change(text[start:end])]
+        last = end
+    return "".join(out)
+
+
+def _citing(match: re.Match[str], allowed: set[int] | None) -> list[int] | None:
+    """The keys a run of ``_RUN`` names when it is a citation: a part of it is explicitly
+    one or, bare numbers only, it names a key in ``allowed`` (``None``: every bracket of
+    numbers cites); None when it is not a citation."""
+    items = [_keys(m.group(0)) for m in _PART.finditer(match.group(2))]
+    keys = [k for item_keys, _ in items for k in item_keys]
+    if allowed is None or any(explicit for _, explicit in items) or allowed.intersection(keys):
+        return keys
+    return None
 
 
 @dataclass(frozen=True)
@@ -137,19 +157,11 @@ def citation_runs(text: str, allowed: Iterable[int] | None = None) -> list[Citat
     names a key in ``allowed`` (``None``: every bracket of numbers cites)."""
     allowed_set = None if allowed is None else set(allowed)
     runs: list[CitationRun] = []
-
-    def scan(part: str, offset: int) -> None:
-        for match in _RUN.finditer(part):
-            items = [_keys(m.group(0)) for m in _PART.finditer(match.group(2))]
-            keys = [k for item_keys, _ in items for k in item_keys]
-            if allowed_set is None or any(explicit for _, explicit in items) or allowed_set.intersection(keys):
-                runs.append(CitationRun(offset + match.start(), offset + match.end(), keys))
-
-    last = 0
-    for match in _CODE.finditer(text):
-        scan(text[last:match.start()], last)
-        last = match.end()
-    scan(text[last:], last)
+    for start, end in _prose_spans(text):
+        for match in _RUN.finditer(text[start:end]):
+            keys = _citing(match, allowed_set)
+            if keys is not None:
+                runs.append(CitationRun(start + match.start(), start + match.end(), keys))
     return runs
 
 
@@ -162,9 +174,8 @@ def check_citations(text: str, allowed: Iterable[int]) -> CheckedText:
 
     def run(match: re.Match[str]) -> str:
         nonlocal removed
-        items = [_keys(m.group(0)) for m in _PART.finditer(match.group(2))]
-        keys = [k for item_keys, _ in items for k in item_keys]
-        if not any(explicit for _, explicit in items) and not allowed_set.intersection(keys):
+        keys = _citing(match, allowed_set)
+        if keys is None:
             return match.group(0)
         out = []
         for key in keys:
