@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from ..language import language_problem
 from ..records import Passage
 from . import text as T
-from .gbnf import lit
+from .gbnf import lit, seq
 from .reply import ActionError
 
 CHOICE_THOUGHT_WORDS = 12
@@ -241,7 +241,7 @@ def numbers_rule(name: str, choices: Sequence[Choice]) -> str:
 
 def list_rule(name: str, item: str, low: int, high: int) -> str:
     """``name ::= "[" item (", " item){low-1,high-1} "]"``: a JSON list of numbers."""
-    return f'{name} ::= "[" {item} (", " {item}){{{max(0, low - 1)},{max(0, high - 1)}}} "]"'
+    return f'{name} ::= "[" {seq(item, low, high)} "]"'
 
 
 _NUMBER_LIST = r"\[(?P<numbers>\d+(?:, \d+)*)\]"

@@ -19,6 +19,7 @@ from .choice import CHOICE_THOUGHT_WORDS, Choice, heading_choices, list_rule, nu
 from .gbnf import alts, head, head_bound, jkey, jlist, lit, skeleton_frame, titled
 from .init_plan import TITLED
 from .reply import ActionError, Reply, check_language, parse_json_action, titled_entries
+from .search import node_query
 from .stage import Context, Stage, Turn
 
 NOP = '{"name": "nop"}'
@@ -108,7 +109,7 @@ class ExtendPlanStage(Stage):
         out: list[Choice] = []
         for position in extendable:
             node = s.report.find(position)
-            found = ctx.searcher.search_many([" ".join(f"{node.title} {node.plan}".split())[:400]], 2 * c.k)
+            found = ctx.searcher.search_many([node_query(node)], 2 * c.k)
             offered = heading_choices(found, [0] * len(found), s.query, s.language, limit=2 * c.max_subsections,
                                       taken=taken, first_ranked=0, grams=ctx.instruction_grams,
                                       minimum=c.min_subsections)

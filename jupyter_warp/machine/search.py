@@ -9,8 +9,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from ..citations import passage_identity
 from ..config import WarpConfig
 from ..records import Passage, Step
+from ..report import Node
 from . import Phase, RunStatus, advance, finish, move
 from .choice import Choice
 from .gbnf import head, head_bound, jkey, jlist, seq, skeleton_frame, string
@@ -83,9 +85,9 @@ class SearchStage(Stage):
         share = max((k + 1) // 2, k - len(keywords))  # each keyword keeps a passage at least
         passages = ctx.searcher.search_many([own], 2 * k)[:share] if own else []  # 2 k: copies count once
         if keywords and len(passages) < k:
-            seen = {(p.path, " ".join(p.text.split())) for p in passages}
+            seen = {passage_identity(p) for p in passages}
             more = ctx.searcher.search_many(keywords, k)
-            passages += [p for p in more if (p.path, " ".join(p.text.split())) not in seen][:k - len(passages)]
+            passages += [p for p in more if passage_identity(p) not in seen][:k - len(passages)]
         if own:
             keywords = [own] + keywords
         s.counters["searches"] += 1
@@ -118,9 +120,12 @@ def assist_query(ctx: Context, target_id: str | None) -> str:
     """The engine's own query: the question for the first search, then the title and plan
     of the node the search is for."""
     entry = ctx.s.report.by_id(target_id) if ctx.s.report.sections else None
-    if entry is None:
-        return ctx.s.query
-    return " ".join(f"{entry[1].title} {entry[1].plan}".split())[:400]
+    return ctx.s.query if entry is None else node_query(entry[1])
+
+
+def node_query(node: Node) -> str:
+    """A query for what a node covers: its title and plan, on one line."""
+    return " ".join(f"{node.title} {node.plan}".split())[:400]
 
 
 def validate_search(action: dict[str, Any], config: WarpConfig) -> dict[str, Any]:
