@@ -161,6 +161,11 @@ class BackendRegistry:
             known |= names
         return sorted(known)
 
+    def named_options(self, name: str) -> set[str]:
+        """The option names backend ``name``'s factory names itself, even where it also takes
+        any other name (vLLM's engine arguments)."""
+        return _declared(self.factory(name), exhaustive=True)[0]
+
     def get(self, spec: str, **options: Any) -> Backend:
         """Build the backend a spec names, passing ``options`` to its factory."""
         name, target = parse_spec(spec)

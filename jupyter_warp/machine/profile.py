@@ -13,8 +13,8 @@ is the one place that decides per model.
 
 from __future__ import annotations
 
-import inspect
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -90,13 +90,10 @@ def backend_options(config: WarpConfig) -> dict[str, Any]:
 
         try:
             name = parse_spec(config.model)[0]
-            known = registry.options(name)
+            known: Iterable[str] | None = registry.options(name)
             if known is None:  # it passes options on (vLLM's engine arguments): does it name this one?
-                factory = registry.factory(name)
-                owner = getattr(factory, "__self__", factory)
-                target = owner if isinstance(owner, type) else factory  # a class: its __init__'s parameters
-                known = list(inspect.signature(target).parameters)
-        except (ConfigError, ImportError, TypeError, ValueError):
+                known = registry.named_options(name)
+        except (ConfigError, ImportError):
             known = []
         if "enable_thinking" in known:
             options["enable_thinking"] = config.enable_thinking
