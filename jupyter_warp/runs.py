@@ -255,7 +255,7 @@ class Run:
     def _load_model(self, hooks: RunHooks) -> None:
         """Open the backend before the first step, telling ``on_model_load`` when it takes a load."""
         if self._backend is None:
-            if hooks.on_model_load and not self._backends.holds(self.config.model, self.config.backend_options):
+            if hooks.on_model_load and not self._backends.holds(self.config.model, backend_options(self.config)):
                 hooks.on_model_load(self)
             _ = self.backend  # loaded before on_step_start, so a front end tells loading from stepping
 

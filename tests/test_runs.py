@@ -7,7 +7,7 @@ import pytest
 from jupyter_warp.config import WarpConfig
 from jupyter_warp.errors import BackendUnavailableError, RunError
 from jupyter_warp.records import Completion, Passage, Step
-from jupyter_warp.runs import Run
+from jupyter_warp.runs import BackendPool, Run, RunHooks
 from jupyter_warp.state import RunState
 from scripted import MemorySearcher, ScriptedBackend, good_script
 
@@ -128,3 +128,23 @@ def test_outputs(tmp_path):
     assert len(nb.cells) == len(cells) and "### 1.1 A" in nb.cells[0].source
     outline = run.snapshot().outline
     assert outline["status"] == "done" and outline["nodes"][0]["status"] == "extended"
+
+
+@pytest.mark.parametrize("thinking", [False, True])
+def test_a_model_in_the_pool_is_not_announced_as_loading(tmp_path, thinking):
+    """``on_model_load`` asks the pool with the options the driver opens the model with
+    (``enable_thinking`` among them), so a second run on the same model loads nothing."""
+    opened, loads = [], []
+
+    def factory(spec, **options):
+        opened.append(options)
+        return ScriptedBackend(good_script())
+
+    pool = BackendPool(factory)
+    hooks = RunHooks(on_model_load=lambda run: loads.append(run.run_id))
+    for name in ("a", "b"):
+        run = Run.create("What is alpha?", WarpConfig(enable_thinking=thinking, max_extends=0),
+                         run_dir=tmp_path / name, backends=pool, searcher=MemorySearcher())
+        run.run(1, hooks=hooks)
+    assert len(opened) == 1 and opened[0].get("enable_thinking", False) is thinking
+    assert len(loads) == 1
