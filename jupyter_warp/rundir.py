@@ -163,24 +163,27 @@ class RunDir:
         self._stamp = self._stat()
         if repair:
             _keep(self.path / PASSAGES, passage_lines[:count])
-            _keep(self.path / STEPS, self._step_lines(state.step))
+            _keep(self.path / STEPS, [line for line, _ in self._step_records(state.step)])
         self._saved_passages = count
         return state
 
-    def _step_lines(self, upto: int) -> list[bytes]:
+    def _step_records(self, upto: int) -> list[tuple[bytes, dict[str, Any]]]:
+        """The lines of steps up to ``upto`` with their records, up to the first line that is
+        not a whole step (what an interrupted write left)."""
         kept = []
         for line in _lines(self.path / STEPS):
             try:
-                if json.loads(line)["index"] > upto:
+                record = json.loads(line)
+                if record["index"] > upto:
                     break
             except (ValueError, KeyError, TypeError):
                 break
-            kept.append(line)
+            kept.append((line, record))
         return kept
 
     def steps(self, upto: int, lookup: Callable[[int], Passage]) -> list[Step]:
         """The completed steps' records, in order."""
-        return [Step.from_dict(json.loads(line), lookup) for line in self._step_lines(upto) if line.strip()]
+        return [Step.from_dict(record, lookup) for _, record in self._step_records(upto)]
 
     # Writing.
     def save(self, state: RunState, step: Step | None = None) -> None:
