@@ -67,7 +67,6 @@ class Pacer:
     """The batch size in force; None: no limit beyond ``max_batch``."""
     settled: bool = field(init=False, default=False)
     """Whether a verdict has been reached (it may still change after a later probe)."""
-    notes: list[str] = field(init=False, default_factory=list)
     _singles: list[tuple[int, int, float]] = field(init=False, default_factory=list)
     _batches: list[tuple[float, list[tuple[int, int]]]] = field(init=False, default_factory=list)
     _rounds: int = field(init=False, default=0)
@@ -125,7 +124,6 @@ class Pacer:
         how = "one question at a time" if limit == 1 else f"batches of at most {limit}"
         note = (f"lockstep: batched calls took {ratio:.2f}x the time of the same requests one at a time on "
                 f"this backend; answering {how} from here on")
-        self.notes.append(note)
         if self.on_note:
             self.on_note(note)
 

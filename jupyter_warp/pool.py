@@ -42,7 +42,3 @@ class BackendPool:
         if backend.reusable:
             self._open[key] = backend
         return backend
-
-    def clear(self) -> None:
-        """Forget every open backend (a new factory, or models to unload)."""
-        self._open.clear()

@@ -142,15 +142,6 @@ class OpenAIBackend(Backend):
         option_model = options.pop("model", None)
         return cls(url, model or option_model, **options)
 
-    @property
-    def resume_hint(self) -> str:
-        """How to resume, named in the unavailable message; set by the engine."""
-        return self.http.resume_hint
-
-    @resume_hint.setter
-    def resume_hint(self, hint: str) -> None:
-        self.http.resume_hint = hint
-
     def _probe(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
         """One short call to the server root, never retried: the JSON answer, or None."""
         return self.http.probe(method, f"{self.root_url}{path}", body, self.probe_timeout)
