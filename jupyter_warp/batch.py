@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from .config import WarpConfig
-from .errors import BackendUnavailableError, ConfigError, WarpError
+from .errors import BackendUnavailableError, ConfigError, WarpError, describe
 from .llm.base import Backend
 from .lockstep import Pacer, run_turns
 from .machine.stage import Turn
@@ -157,7 +157,7 @@ def run_lockstep(questions: Sequence[Question], config: WarpConfig, out_dir: str
                 run.complete(turn, offline)
                 stepped()
         except Exception as exc:  # one question failing must not stop the others
-            error = str(exc) if isinstance(exc, WarpError) else f"{type(exc).__name__}: {exc}"
+            error = describe(exc)
             drop(qid, BatchResult(q.id, q.question, "error", run.state.step, error=error))
             return None
 
@@ -213,7 +213,7 @@ def run_papermill(questions: Sequence[Question], config: WarpConfig, out_dir: st
         try:
             return attempt(q)
         except Exception as exc:  # one question crashing must not stop the others
-            error = str(exc) if isinstance(exc, WarpError) else f"{type(exc).__name__}: {exc}"
+            error = describe(exc)
             return BatchResult(q.id, q.question, "error", output=str(out / q.id), error=error)
 
     def attempt(q: Question) -> BatchResult:

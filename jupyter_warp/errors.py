@@ -11,6 +11,11 @@ class WarpError(Exception):
         return [f"{type(self).__name__}: {self}"]
 
 
+def describe(exc: BaseException) -> str:
+    """An error in one line: a ``WarpError``'s own words, any other with its type's name."""
+    return str(exc) if isinstance(exc, WarpError) else f"{type(exc).__name__}: {exc}"
+
+
 class ConfigError(WarpError):
     """A bad argument or setting."""
 

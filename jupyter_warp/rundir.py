@@ -20,7 +20,7 @@ from typing import Any
 import filelock
 
 from .citations import CitationRegistry
-from .errors import RunError, WarpError
+from .errors import RunError, describe
 from .records import Passage, Step
 from .state import RunState
 
@@ -156,7 +156,7 @@ class RunDir:
         try:
             state = RunState.from_dict(data, CitationRegistry.from_list(passages))
         except Exception as exc:
-            reason = str(exc) if isinstance(exc, WarpError) else f"{type(exc).__name__}: {exc}"
+            reason = describe(exc)
             raise RunError(f"{self.path / STATE} is not a valid run state ({reason}); {DAMAGED_HINT}") from None
         if state.step < 0:
             raise RunError(f"{self.path / STATE} names step {state.step}; {DAMAGED_HINT}")
