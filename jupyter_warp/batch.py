@@ -79,7 +79,8 @@ def _report_files(folder: Path) -> list[Path]:
 
 def _generate(backend: Backend, requests: list[ChatRequest]) -> list[Completion]:
     """One batched call; if it fails as a whole, each request alone, so that one bad request
-    (too long, malformed) fails its own question and not the batch."""
+    (too long, malformed) fails its own question and not the batch (a backend that refills
+    its batch handles each row itself)."""
     try:
         return backend.generate(requests)
     except BackendUnavailableError:
@@ -175,27 +176,14 @@ def run_lockstep(questions: Sequence[Question], config: WarpConfig, out_dir: str
     if first:
         model = backend or runs[next(iter(first))][1].backend
         try:
-            run_turns(_Isolated(model), first, answered, pacer or Pacer(on_note=on_note))
+            run_turns(model, first, answered, pacer or Pacer(on_note=on_note),
+                      generate=lambda requests: _generate(model, list(requests)))
         except WarpError as exc:  # no model to ask: every running question stops, saved and resumable
             for qid, (q, run, started) in list(runs.items()):
                 row = _result_from_run(q, run, out / q.id, started)
                 row.status, row.error = "failed", f"{exc}; the run is saved: run the batch again to resume it"
                 drop(qid, row)
     return [results[q.id] for q in questions if q.id in results]
-
-
-class _Isolated:
-    """The batch's backend, with a batched call that fails as a whole retried request by
-    request (``_generate``); a backend that refills its batch handles each row itself."""
-
-    def __init__(self, backend: Backend) -> None:
-        self.backend = backend
-        refilled = getattr(backend, "generate_refilled", None)
-        if callable(refilled):
-            self.generate_refilled = refilled
-
-    def generate(self, requests: Sequence[ChatRequest]) -> list[Completion]:
-        return _generate(self.backend, list(requests))
 
 
 def run_papermill(questions: Sequence[Question], config: WarpConfig, out_dir: str | Path, *,

@@ -172,7 +172,7 @@ def _fit(singles: Sequence[tuple[int, int, float]]) -> tuple[float, float]:
 
 
 def run_turns(backend: Any, first: Mapping[K, ChatRequest], next_request: Callable[[K, Completion], ChatRequest | None],
-              pacer: Pacer | None = None) -> None:
+              pacer: Pacer | None = None, generate: Generate | None = None) -> None:
     """Answer many questions' turns until each one's ``next_request`` returns None.
 
     ``first`` holds each question's first request; ``next_request(question, completion)``
@@ -181,8 +181,9 @@ def run_turns(backend: Any, first: Mapping[K, ChatRequest], next_request: Callab
     transformers backend) keeps its batch full: a question's next turn joins the running
     batch as soon as its reply is done. Any other backend answers in rounds, one per
     ``generate`` call through ``pacer``, which falls back to smaller calls where batching
-    is slower. ``next_request`` is called inside the backend call: a failure of one question
-    should be caught there (return None), since an exception ends every question's turns.
+    is slower; ``generate`` answers a round in place of ``backend.generate``. ``next_request``
+    is called inside the backend call: a failure of one question should be caught there
+    (return None), since an exception ends every question's turns.
     """
     keys = list(first)
     refilled = getattr(backend, "generate_refilled", None)
@@ -193,7 +194,7 @@ def run_turns(backend: Any, first: Mapping[K, ChatRequest], next_request: Callab
     pending = dict(first)
     while pending:
         asked = list(pending)
-        completions = pacer.generate(backend.generate, [pending[k] for k in asked])
+        completions = pacer.generate(generate or backend.generate, [pending[k] for k in asked])
         pending = {}
         for key, completion in zip(asked, completions, strict=True):
             request = next_request(key, completion)
