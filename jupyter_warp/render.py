@@ -270,7 +270,7 @@ def report_cells(s: RunState) -> list[ReportCell]:
     """One Markdown cell per top-level section (with its subsections), then References."""
     order = s.report.citation_order()
     renumber = renumberer(order)
-    rank = {key: n for n, key in enumerate(order, 1)}
+    rank = renumber.rank
     cells: list[ReportCell] = []
     parts: list[str] = []
     cited: list[int] = []
@@ -287,7 +287,8 @@ def report_cells(s: RunState) -> list[ReportCell]:
             flush()
             parts, cited, position = [], [], pos
             if not cells:
-                parts += [f"# {s.report.title or s.query}"] + ([mode_note(s)] if mode_note(s) else [])
+                note = mode_note(s)
+                parts += [f"# {s.report.title or s.query}"] + ([note] if note else [])
         parts.append(section_heading(number, node, depth))
         body = node_body(node, renumber)
         if body:
