@@ -91,13 +91,6 @@ def query_language(query: str) -> str:
     return latin_language(query)
 
 
-def cjk_ratio(text: str) -> float:
-    """Share of CJK units (characters) among all units (a Latin word counts as one)."""
-    units = script_units(text)
-    total = sum(units.values())
-    return (units["han"] + units["kana"] + units["hangul"]) / total if total else 0.0
-
-
 def language_problem(text: str, language: str) -> str | None:
     """Why ``text`` is not in ``language``, or None. Scripts are compared (the reference's
     rule: over 60% CJK for a Chinese question, under 1% for another one, here counted in

@@ -55,7 +55,6 @@ class Turn:
     request: ChatRequest
     passages: list[Passage] = field(default_factory=list)
     keys: list[int] = field(default_factory=list)
-    extendable: list[str] = field(default_factory=list)
     cut: dict[str, int] = field(default_factory=dict)
     started_at: float = 0.0
     refusal: str | None = None
@@ -199,20 +198,20 @@ class Stage(ABC):
             return ctx.config.max_new_tokens
         return min(ctx.config.max_new_tokens, self.bound(ctx.config))
 
-    def choice_bound(self, config: WarpConfig, choices: Sequence[Choice]) -> int:
-        """Tokens a choice among ``choices`` takes at most: the thought, the frame, numbers."""
+    def choice_bound(self, config: WarpConfig) -> int:
+        """Tokens a choice takes at most: the thought, the frame, the numbers."""
         return head_bound(config, CHOICE_THOUGHT_WORDS) + 80 + 4 * max(config.max_sections, config.max_cites)
 
     def turn(self, ctx: Context, fit: Fit, position: str | None, passages: Sequence[Passage] = (),
              keys: Sequence[int] = (), positions: Sequence[str] = (), choices: Sequence[Choice] = ()) -> Turn:
         """The turn for a fitted prompt (refused when it did not fit)."""
-        max_tokens = min(fit.max_tokens, self.choice_bound(ctx.config, choices)) if choices else fit.max_tokens
+        max_tokens = min(fit.max_tokens, self.choice_bound(ctx.config)) if choices else fit.max_tokens
         request = self.request(ctx, fit.prompt, keys, positions, max_tokens, choices)
         return Turn(self.phase, position, ctx.s.target_id, request, list(passages), list(keys),
-                    extendable=list(positions), cut=dict(fit.cut), refusal=fit.refusal, choices=list(choices))
+                    cut=dict(fit.cut), refusal=fit.refusal, choices=list(choices))
 
-    def request(self, ctx: Context, prompt: str, keys: Sequence[int] = (), positions: Sequence[str] = (),
-                max_tokens: int | None = None, choices: Sequence[Choice] = ()) -> ChatRequest:
+    def request(self, ctx: Context, prompt: str, keys: Sequence[int], positions: Sequence[str], max_tokens: int,
+                choices: Sequence[Choice]) -> ChatRequest:
         """The request: the prompt, the grammar of the model's profile (or of the choice),
         sampling settings."""
         c, mode = ctx.config, ctx.grammar_mode
@@ -226,7 +225,7 @@ class Stage(ABC):
         return ChatRequest(
             prompt=prompt,
             grammar=grammar,
-            max_tokens=self.max_tokens(ctx) if max_tokens is None else max_tokens,
+            max_tokens=max_tokens,
             temperature=c.temperature,
             top_p=c.top_p,
             seed=None if c.seed is None else c.seed + ctx.s.step,
