@@ -59,10 +59,9 @@ class Choice:
     """For a subsection: the section it would split."""
 
 
-def rarity(texts: Iterable[str]) -> dict[str, float]:
-    """Each term's weight among ``texts``: rare terms weigh more (a term in every passage,
-    such as the collection's own subject, says little about one of them)."""
-    found = [set(T.terms(t)) for t in texts]
+def rarity(found: Sequence[set[str]]) -> dict[str, float]:
+    """Each term's weight among passages (given as their term sets): rare terms weigh more
+    (a term in every passage, such as the collection's own subject, says little about one)."""
     counts: dict[str, int] = {}
     for terms in found:
         for term in terms:
@@ -84,7 +83,7 @@ def plan_for(passage: Passage, focus: str | set[str], avoid: Iterable[str] = (),
     taken = set(avoid)
     good = [s for s in said if T.quotable(s, 30, 300) and s not in taken]
     if good:
-        return max(good, key=lambda s: (len(focus & set(T.terms(s))), -good.index(s)))
+        return max(good, key=lambda s: len(focus & set(T.terms(s))))  # max keeps the first of equals
     if strict:
         return ""
     flat = said[0] if said else " ".join(passage.text.split())
@@ -114,11 +113,12 @@ def heading_choices(passages: Sequence[Passage], keys: Sequence[int], question: 
     ``minimum`` would be left."""
     query, phrases = T.topic_terms(question), T.key_phrases(question)
     used = {frozenset(T.terms(t)) for t in taken}
-    idf = rarity(p.text for p in passages)
+    bodies = [set(T.terms(p.text)) for p in passages]
+    idf = rarity(bodies)
     most = _weight(query, idf) or 1.0
     best: dict[frozenset[str], tuple[float, str, Passage, int]] = {}
     for rank, (passage, key) in enumerate(zip(passages, keys, strict=False)):
-        body = set(T.terms(passage.text))
+        body = bodies[rank]
         for depth, name in enumerate(_names(passage)):
             title = " ".join(name.split())
             named = frozenset(T.terms(title))
@@ -165,7 +165,7 @@ def quote_choices(passages: Sequence[Passage], keys: Sequence[int], title: str, 
     mostly repeats, and one that holds a phrase of the prompt's instructions."""
     named_title, named_plan, query = set(T.terms(title)), set(T.terms(plan)), T.topic_terms(question)
     said = {tuple(T.words(s)) for s in T.split_sentences(written)}
-    idf = rarity(p.text for p in passages)
+    idf = rarity([set(T.terms(p.text)) for p in passages])
     found: list[_Found] = []
     for rank, (passage, key) in enumerate(zip(passages, keys, strict=False)):
         heads = named_title & set(T.terms(" ".join(_names(passage))))

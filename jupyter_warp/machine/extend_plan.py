@@ -79,8 +79,9 @@ class ExtendPlanStage(Stage):
     def prepare(self, ctx: Context) -> Turn:
         """The prompt shows the whole survey and the leaves that may be split (or, choosing, those offered)."""
         extendable = ctx.s.report.extendable(ctx.config.max_depth)
-        choices = self._offer(ctx, extendable) if ctx.choosing(self.phase) else []
+        choices: list[Choice] = []
         if ctx.choosing(self.phase):
+            choices = self._offer(ctx, extendable)
             extendable = list(dict.fromkeys(c.position for c in choices))
         view = ctx.renderer.view
         instruction = view.instruction(ctx.s.report, None, self.phase.value)

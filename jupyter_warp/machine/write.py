@@ -12,7 +12,6 @@ from collections.abc import Iterable, Sequence
 
 from ..citations import CheckedText, check_citations
 from ..config import WarpConfig
-from ..language import language_problem
 from ..records import Passage, Step
 from . import Phase, advance
 from .choice import (
@@ -26,7 +25,7 @@ from .choice import (
     read_numbers,
 )
 from .gbnf import alts, excluding, head, head_bound, rep, skeleton_frame, thought
-from .reply import ActionError, Reply, strip_tags
+from .reply import ActionError, Reply, check_language, strip_tags
 from .stage import Context, Stage, Turn
 from .text import copied_instruction, repetition
 
@@ -191,9 +190,7 @@ def validate_section(body: str, allowed: Iterable[int], language: str, config: W
             f"a section must cite 1 to {config.max_cites} of the passages shown, cited {len(checked.cited)}"
             + (f" (and {checked.removed} unknown)" if checked.removed else "")
         )
-    problem = language_problem(re.sub(r"\[\d+\]|`[^`]*`|```.*?```", "", checked.text, flags=re.DOTALL), language)
-    if problem:
-        raise ActionError(problem)
+    check_language([re.sub(r"\[\d+\]|`[^`]*`|```.*?```", "", checked.text, flags=re.DOTALL)], language)
     phrase = copied_instruction(checked.text, grams)
     if phrase:
         raise ActionError(f"the section copies the prompt's instructions ({phrase!r})")
