@@ -29,7 +29,7 @@ from .frontend import FrontendLink
 from .live import RunViews
 from .outline import OutlineWidget
 from .stepview import step_html
-from .views import closing_line, settled_line, state_label, status_bundle
+from .views import closing_line, state_label, status_bundle
 
 PAUSING = "pausing after the current step"
 
@@ -118,8 +118,7 @@ class StepController:
 
     def status_text(self) -> str:
         """The run's header line, with the rejected replies and fallbacks so far."""
-        return settled_line(self.run.snapshot().outline, rejected=self.views._rejected(),
-                            fallbacks=self.views.fallbacks)
+        return self.views.settled()
 
     def refresh(self, shot: Snapshot | None = None) -> None:
         """Push the run's state into the widgets, the outline in one message.
