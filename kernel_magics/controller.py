@@ -24,7 +24,7 @@ from jupyter_warp.records import Step
 from jupyter_warp.render import Snapshot
 from jupyter_warp.runs import Run, RunHooks, resume_hint
 
-from .cells import in_main_thread
+from .cells import in_main_thread, next_input_of
 from .frontend import FrontendLink
 from .live import RunViews
 from .outline import OutlineWidget
@@ -258,10 +258,7 @@ class StepController:
         if self.finished or not self.done or self.running:
             return
         self.finished = True
-        next_input = None
-        if not background and self.shell is not None:
-            next_input = lambda text: self.shell.set_next_input(text, replace=False)  # noqa: E731
-        self.views.end(next_input=next_input)
+        self.views.end(next_input=None if background else next_input_of(self.shell))
         self.refresh()
         if self.on_finish:
             self.on_finish(self)

@@ -12,7 +12,7 @@ from jupyter_warp.render import Snapshot
 from jupyter_warp.report import Report
 from jupyter_warp.runs import Run
 
-from .cells import CellsOutcome, deliver_report
+from .cells import CellsOutcome, deliver_report, next_input_of
 from .controller import StepController
 from .frontend import FrontendLink
 from .live import RunViews
@@ -71,9 +71,8 @@ class WarpResult:
         from IPython.display import display
 
         shot = self.snapshot
-        next_input = (lambda text: self.shell.set_next_input(text, replace=False)) if self.shell is not None else None
         outcome = deliver_report(shot.cells, shot.markdown, self.link, lambda bundle: display(bundle, raw=True),
-                                 next_input=next_input)
+                                 next_input=next_input_of(self.shell))
         if outcome.message:
             print(outcome.message)
         return outcome
