@@ -41,16 +41,13 @@ class StepController:
                  outputs: list[str] | None = None, shell: Any = None,
                  on_finish: Callable[[StepController], None] | None = None) -> None:
         self.run = run
-        self.link = link
-        self.cells = cells
-        self.outputs = list(outputs or [])
         self.shell = shell
         self.on_finish = on_finish
         self.stopped = False
         self.finished = run.done
         self.error: BaseException | None = None
         self.last_step: Step | None = run.steps[-1] if run.steps else None
-        self.views = RunViews(run, link=link, cells=cells, outputs=self.outputs)
+        self.views = RunViews(run, link=link, cells=cells, outputs=outputs)
         """The ``%%warp`` cell's outputs: static outline, progress line, report."""
         self.views.on_end.append(lambda shot: self._read_only())
 

@@ -30,8 +30,17 @@ class WarpResult:
         self.controller = controller
         self.link = link
         self.shell = shell
-        self.views: RunViews | None = None
-        """The ``%%warp`` cell's outputs (the controller's, in step-through mode)."""
+        self._views: RunViews | None = None
+
+    @property
+    def views(self) -> RunViews | None:
+        """The ``%%warp`` cell's outputs: the controller's in step-through mode, else those
+        ``stream_run`` made (set once it returns)."""
+        return self.controller.views if self.controller is not None else self._views
+
+    @views.setter
+    def views(self, views: RunViews | None) -> None:
+        self._views = views
 
     @property
     def report(self) -> Report:
@@ -81,9 +90,8 @@ class WarpResult:
         """The static outline; while the run goes on, it follows it like the ``%%warp`` cell's."""
         from IPython.display import display
 
-        views = self.controller.views if self.controller is not None else self.views
-        if views is not None and not self.run.done:
-            views.show_outline()
+        if self.views is not None and not self.run.done:
+            self.views.show_outline()
         else:
             display(outline_bundle(self.snapshot.outline), raw=True)
 
