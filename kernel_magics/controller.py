@@ -239,11 +239,16 @@ class StepController:
 
     def stop(self) -> None:
         """End the run with the report as it is (``%warp_resume`` can continue it)."""
+        self._stop(background=not in_main_thread())
+
+    def _stop(self, background: bool) -> None:
+        """``stop``; ``background``: not from a cell (a button, another thread), so no next
+        cell is made for the report."""
         self.stopped = True
         self._pause.set()
         if not self.running:
             self._mark_stopped()
-            self._maybe_finish(background=self._in_callback or not in_main_thread())
+            self._maybe_finish(background=background)
             self.refresh()
 
     def _mark_stopped(self) -> None:
@@ -289,8 +294,6 @@ class StepController:
             self.views.changed()
 
     # Buttons: they run in the kernel's message handler, so they only start or flag.
-    _in_callback = False
-
     def _click_step(self, _: Any) -> None:
         self.start(max_steps=1)
 
@@ -303,8 +306,4 @@ class StepController:
             self.outline.message = PAUSING
 
     def _click_stop(self, _: Any) -> None:
-        self._in_callback = True
-        try:
-            self.stop()
-        finally:
-            self._in_callback = False
+        self._stop(background=True)
