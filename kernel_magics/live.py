@@ -24,7 +24,7 @@ from jupyter_warp.errors import WarpError
 from jupyter_warp.records import Step
 from jupyter_warp.render import Snapshot
 from jupyter_warp.runs import Run, RunHooks
-from jupyter_warp.wording import state_label
+from jupyter_warp.wording import run_meta, state_label
 
 from .cells import deliver_report
 from .display import EMPTY, CellDisplay, Ticker, text_bundle
@@ -142,7 +142,8 @@ class RunViews:
         def start(run: Run) -> None:
             outline = run.snapshot().outline
             doing = state_label(outline["state"], outline["cursor"])
-            self.ticker.start(lambda frame, s: progress_line(outline, doing, s, frame, rejected=self._rejected(),
+            header = run_meta(outline, with_state=False)
+            self.ticker.start(lambda frame, s: progress_line(header, doing, s, frame, rejected=self._rejected(),
                                                              fallbacks=self.fallbacks))
             if extra.on_step_start:
                 extra.on_step_start(run)
