@@ -29,7 +29,7 @@ from .frontend import FrontendLink
 from .live import RunViews
 from .outline import OutlineWidget
 from .stepview import step_html
-from .views import closing_line, state_label, status_bundle
+from .views import state_label, status_bundle
 
 PAUSING = "pausing after the current step"
 
@@ -83,9 +83,7 @@ class StepController:
     # What a cell shows.
     def show(self, hint: str = "") -> StepController:
         """The controller and the run's outputs in the cell being executed (``%%warp --step``)."""
-        s = self.run.state
-        over = closing_line(self.run.snapshot().outline, s.wall_s, s.stop_reason)
-        self.views.show(self.widget, hint=over if self.done else hint)
+        self.views.show(self.widget, hint=self.views.closing() if self.done else hint)
         return self
 
     def _ipython_display_(self) -> None:

@@ -116,6 +116,11 @@ class RunViews:
         """The line between steps: the header, rejected replies and fallbacks."""
         return settled_line(self.run.snapshot().outline, rejected=self._rejected(), fallbacks=self.fallbacks)
 
+    def closing(self, shot: Snapshot | None = None) -> str:
+        """The line of a run that is over: how it ended, its header, its time, why."""
+        state = self.run.state
+        return closing_line((shot or self.run.snapshot()).outline, state.wall_s, state.stop_reason)
+
     def _rejected(self) -> int:
         return int(self.run.state.counters.get("failed_steps", 0))
 
@@ -196,8 +201,7 @@ class RunViews:
             callback(shot)
         for shown in self.widgets:
             shown.clear()
-        state = self.run.state
-        self.lines.set(note, *lines, closing_line(shot.outline, state.wall_s, state.stop_reason))
+        self.lines.set(note, *lines, self.closing(shot))
         if self.cells:
             show = self.report.update if self.report is not None else _display
             outcome = deliver_report(shot.cells, shot.markdown, self.link, show, next_input=next_input, say=self.say)
