@@ -27,9 +27,9 @@ from jupyter_warp.runs import Run, RunHooks
 from jupyter_warp.wording import run_meta, state_label
 
 from .cells import deliver_report
-from .display import EMPTY, CellDisplay, Ticker, text_bundle
+from .display import EMPTY, CellDisplay, Ticker
 from .frontend import FrontendLink
-from .views import SPINNER, closing_line, outline_bundle, progress_line, settled_line
+from .views import SPINNER, closing_line, outline_bundle, progress_line, settled_line, status_bundle
 
 
 class Lines:
@@ -89,7 +89,7 @@ class RunViews:
         if widget is not None and not self.run.done:
             self.show_widget(widget)
         self.show_outline()
-        self.progress = CellDisplay(text_bundle(hint or self.settled()))
+        self.progress = CellDisplay(status_bundle(hint or self.settled()))
         self.lines.lines = [hint] if hint else []
         if self.cells and not self.run.done:
             self.report = CellDisplay(dict(EMPTY))
@@ -126,7 +126,7 @@ class RunViews:
 
     def _show_progress(self, text: str, ticking: bool = False) -> None:
         if self.progress is not None and (not ticking or self.ticker.running):
-            self.progress.update(text_bundle(text))
+            self.progress.update(status_bundle(text))
 
     def changed(self, shot: Snapshot | None = None) -> None:
         """The run changed (a step, an edit): every static outline shows it."""
