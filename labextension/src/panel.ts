@@ -22,7 +22,7 @@ import {
   startingCells
 } from './runs';
 import { RUN_STATUSES } from './tokens';
-import { count, isOver, runMeta, runMetaTitle, stateLabel } from './wording';
+import { count, isOver, runHead, runMeta, runMetaTitle } from './wording';
 
 /** What the panel remembers of one notebook between updates. */
 interface IWatch {
@@ -34,13 +34,7 @@ interface IWatch {
 
 /** `drafting 2.1 · step 12/140 · 3/5 sections`: what fits beside the badge. */
 export function panelMeta(run: IRunEntry): string {
-  const parts: string[] = [];
-  if (!isOver(run.status) && run.state && run.state !== 'done') {
-    parts.push(stateLabel(run.state, run.cursor));
-  }
-  parts.push(run.max_steps ? `step ${run.step}/${run.max_steps}` : `step ${run.step}`);
-  parts.push(`${run.written}/${count(run.sections, 'sections')}`);
-  return parts.join(' · ');
+  return [...runHead(run), `${run.written}/${count(run.sections, 'sections')}`].join(' · ');
 }
 
 function span(className: string, text: string): HTMLElement {
