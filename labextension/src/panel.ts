@@ -13,7 +13,7 @@ import type { Kernel, Session } from '@jupyterlab/services';
 import { Widget } from '@lumino/widgets';
 
 import { warpRunsIcon } from './icons';
-import { parseOutline } from './outline';
+import { badge, el, parseOutline } from './outline';
 import {
   findRuns,
   IOutlineSighting,
@@ -35,13 +35,6 @@ interface IWatch {
 /** `drafting 2.1 · step 12/140 · 3/5 sections`: what fits beside the badge. */
 export function panelMeta(run: IRunEntry): string {
   return [...runHead(run), `${run.written}/${count(run.sections, 'sections')}`].join(' · ');
-}
-
-function span(className: string, text: string): HTMLElement {
-  const node = document.createElement('span');
-  node.className = className;
-  node.textContent = text;
-  return node;
 }
 
 /** The panel itself. */
@@ -170,9 +163,8 @@ export class RunsPanel extends Widget {
     }
     const panel = this._tracker.currentWidget;
     const watch = panel ? this._watches.get(panel) : undefined;
-    const heading = span('jp-WarpRuns-heading', 'WARP runs');
-    const list = document.createElement('ul');
-    list.className = 'jp-WarpRuns-list';
+    const heading = el(document, 'span', 'jp-WarpRuns-heading', 'WARP runs');
+    const list = el(document, 'ul', 'jp-WarpRuns-list');
     const runs = panel && watch ? this._runs(panel, watch) : [];
     for (const run of runs) {
       list.appendChild(this._item(panel!, run));
@@ -188,7 +180,9 @@ export class RunsPanel extends Widget {
     const children: HTMLElement[] = [heading, list];
     if (runs.length + starting.length === 0) {
       children.push(
-        span(
+        el(
+          document,
+          'span',
           'jp-WarpRuns-empty',
           panel ? 'No WARP run in this notebook.' : 'Open a notebook to see its WARP runs.'
         )
@@ -202,7 +196,7 @@ export class RunsPanel extends Widget {
     item.className = 'jp-WarpRuns-item';
     item.tabIndex = 0;
     item.dataset.cellIndex = String(cellIndex);
-    item.appendChild(span('jp-WarpRuns-title', title));
+    item.appendChild(el(document, 'span', 'jp-WarpRuns-title', title));
     const go = (): void => {
       const notebook = panel.content;
       const cell = notebook.widgets[cellIndex];
@@ -222,14 +216,11 @@ export class RunsPanel extends Widget {
   }
 
   private _line(status: string, label: string, meta: string): HTMLElement {
-    const line = document.createElement('div');
-    line.className = 'jp-WarpRuns-line';
-    const badge = span('jp-WarpRuns-status jp-WarpStatus', label);
-    badge.dataset.status = status;
-    if (!RUN_STATUSES.includes(status as (typeof RUN_STATUSES)[number])) {
-      badge.classList.add('jp-WarpStatus-unknown');
-    }
-    line.append(badge, span('jp-WarpRuns-meta', meta));
+    const line = el(document, 'div', 'jp-WarpRuns-line');
+    line.append(
+      badge(document, status, 'jp-WarpRuns-status jp-WarpStatus', RUN_STATUSES, label),
+      el(document, 'span', 'jp-WarpRuns-meta', meta)
+    );
     return line;
   }
 
