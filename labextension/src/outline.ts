@@ -21,8 +21,6 @@ import {
   sectionNumber
 } from './wording';
 
-export { sectionNumber };
-
 /** The payload is not an outline this renderer understands. */
 export class OutlineError extends Error {}
 
