@@ -113,7 +113,7 @@ export class RunsPanel extends Widget {
 
   /** The kernel went away: whatever it was running stops where it was. */
   private _markStale(panel: NotebookPanel, watch: IWatch): void {
-    for (const run of this._runs(panel, watch, true)) {
+    for (const run of this._runs(panel, watch, this._liveSightings(panel, watch), true)) {
       if (!isOver(run.status)) {
         watch.stale.set(run.runId, run.step);
       }
@@ -133,19 +133,19 @@ export class RunsPanel extends Widget {
     return sightings;
   }
 
-  private _runs(panel: NotebookPanel, watch: IWatch, alive?: boolean): IRunEntry[] {
+  private _runs(
+    panel: NotebookPanel,
+    watch: IWatch,
+    live: IOutlineSighting[],
+    alive?: boolean
+  ): IRunEntry[] {
     const model = panel.content.model;
     if (!model) {
       return [];
     }
     const kernel = panel.sessionContext.session?.kernel;
     const kernelAlive = alive ?? (!!kernel && kernel.status !== 'dead');
-    return findRuns(
-      model.sharedModel,
-      this._liveSightings(panel, watch),
-      watch.stale,
-      kernelAlive
-    );
+    return findRuns(model.sharedModel, live, watch.stale, kernelAlive);
   }
 
   private _schedule(): void {
@@ -165,15 +165,13 @@ export class RunsPanel extends Widget {
     const watch = panel ? this._watches.get(panel) : undefined;
     const heading = el(document, 'span', 'jp-WarpRuns-heading', 'WARP runs');
     const list = el(document, 'ul', 'jp-WarpRuns-list');
-    const runs = panel && watch ? this._runs(panel, watch) : [];
+    const live = panel && watch ? this._liveSightings(panel, watch) : [];
+    const runs = panel && watch ? this._runs(panel, watch, live) : [];
     for (const run of runs) {
       list.appendChild(this._item(panel!, run));
     }
     const model = panel?.content.model;
-    const starting =
-      panel && watch && model
-        ? startingCells(model.sharedModel, this._liveSightings(panel, watch))
-        : [];
+    const starting = panel && watch && model ? startingCells(model.sharedModel, live) : [];
     for (const index of starting) {
       list.appendChild(this._startingItem(panel!, index));
     }
