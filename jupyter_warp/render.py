@@ -20,7 +20,7 @@ from .machine.write import QUOTED
 from .mime import CELL_METADATA_KEY, FORMAT_VERSION
 from .report import WRITTEN, Node
 from .state import RunState
-from .wording import LOCKED_UNWRITTEN, empty_outline, node_line, run_meta
+from .wording import LOCKED_UNWRITTEN, count, empty_outline, node_line, run_meta
 
 
 class OutlineNode(TypedDict):
@@ -154,11 +154,6 @@ def outline_text(o: Outline, markdown: bool = False) -> str:
     if not o["nodes"]:
         lines.append(empty_outline(o.get("status", "")))
     return "\n".join(lines)
-
-
-def plural(n: int, word: str) -> str:
-    """``1 citation``, ``2 citations``, ``2 searches``."""
-    return f"{n} {word}" if n == 1 else f"{n} {word}es" if word.endswith(("h", "s")) else f"{n} {word}s"
 
 
 # The report.
@@ -328,8 +323,8 @@ def summary_line(s: RunState) -> str:
     c = s.counters
     missing = missing_nodes(s) if s.status != RunStatus.RUNNING else []
     shown = ", ".join(missing[:6]) + (", ..." if len(missing) > 6 else "")
-    return (f"{s.status.value}: {plural(s.step, 'step')}, {plural(c['searches'], 'search')}, "
-            f"{plural(c['extends'], 'extend')}, {plural(c['writes'], 'section')} written, "
+    return (f"{s.status.value}: {count(s.step, 'steps')}, {count(c['searches'], 'searches')}, "
+            f"{count(c['extends'], 'extends')}, {count(c['writes'], 'sections')} written, "
             f"tokens in/out {c['tokens_in']}/{c['tokens_out']}, wall {s.wall_s:.1f} s"
             + (f" ({s.stop_reason})" if s.stop_reason else "")
-            + (f"; not in the report: {plural(len(missing), 'section')} ({shown})" if missing else ""))
+            + (f"; not in the report: {count(len(missing), 'sections')} ({shown})" if missing else ""))

@@ -100,13 +100,14 @@ def summarize(outline: Mapping[str, Any]) -> dict[str, Any]:
             "written": written, "sections": sections}
 
 
-def run_meta(outline: Mapping[str, Any]) -> str:
+def run_meta(outline: Mapping[str, Any], *, with_state: bool = True) -> str:
     """The line under a run's title:
     ``drafting 2.1 · step 12/140 · 3/5 sections written · 4 searches · 1 extend · tokens 1.2k/567``.
-    The state only while the run can still move; counts only when the payload has them."""
+    The state only while the run can still move, and never with ``with_state=False`` (the
+    progress line, which says it in front); counts only when the payload has them."""
     run = summarize(outline)
     parts = []
-    if not is_over(run["status"]) and run["state"] and run["state"] != "done":
+    if with_state and not is_over(run["status"]) and run["state"] and run["state"] != "done":
         parts.append(state_label(run["state"], run["cursor"]))
     parts.append(f"step {run['step']}/{run['max_steps']}" if run["max_steps"] else f"step {run['step']}")
     parts.append(f"{run['written']}/{count(run['sections'], 'sections')} written")

@@ -94,6 +94,14 @@ def deliver_report(payload: CellsPayload, markdown: str, link: FrontendLink | No
     return outcome
 
 
+def next_input_of(shell: Any) -> Callable[[str], None] | None:
+    """How ``deliver_report`` puts the report in the next cell (JupyterLab without the
+    extension): the shell's ``set_next_input``; None without a shell."""
+    if shell is None:
+        return None
+    return lambda text: shell.set_next_input(text, replace=False)
+
+
 def _follow_answer(link: FrontendLink, run_id: str | None, outcome: CellsOutcome, say: Say | None) -> None:
     """When the extension answers: a queued message goes (its note says the rest); an error stays."""
     holder: list[Callable[[str], None]] = []

@@ -24,12 +24,12 @@ from jupyter_warp.records import Step
 from jupyter_warp.render import Snapshot
 from jupyter_warp.runs import Run, RunHooks, resume_hint
 
-from .cells import in_main_thread
+from .cells import in_main_thread, next_input_of
 from .frontend import FrontendLink
 from .live import RunViews
 from .outline import OutlineWidget
 from .stepview import step_html
-from .views import closing_line, settled_line, state_label, status_bundle
+from .views import state_label, status_bundle
 
 PAUSING = "pausing after the current step"
 
@@ -41,16 +41,13 @@ class StepController:
                  outputs: list[str] | None = None, shell: Any = None,
                  on_finish: Callable[[StepController], None] | None = None) -> None:
         self.run = run
-        self.link = link
-        self.cells = cells
-        self.outputs = list(outputs or [])
         self.shell = shell
         self.on_finish = on_finish
         self.stopped = False
         self.finished = run.done
         self.error: BaseException | None = None
         self.last_step: Step | None = run.steps[-1] if run.steps else None
-        self.views = RunViews(run, link=link, cells=cells, outputs=self.outputs)
+        self.views = RunViews(run, link=link, cells=cells, outputs=outputs)
         """The ``%%warp`` cell's outputs: static outline, progress line, report."""
         self.views.on_end.append(lambda shot: self._read_only())
 
@@ -86,9 +83,7 @@ class StepController:
     # What a cell shows.
     def show(self, hint: str = "") -> StepController:
         """The controller and the run's outputs in the cell being executed (``%%warp --step``)."""
-        s = self.run.state
-        over = closing_line(self.run.snapshot().outline, s.wall_s, s.stop_reason)
-        self.views.show(self.widget, hint=over if self.done else hint)
+        self.views.show(self.widget, hint=self.views.closing() if self.done else hint)
         return self
 
     def _ipython_display_(self) -> None:
@@ -118,8 +113,7 @@ class StepController:
 
     def status_text(self) -> str:
         """The run's header line, with the rejected replies and fallbacks so far."""
-        return settled_line(self.run.snapshot().outline, rejected=self.views._rejected(),
-                            fallbacks=self.views.fallbacks)
+        return self.views.settled()
 
     def refresh(self, shot: Snapshot | None = None) -> None:
         """Push the run's state into the widgets, the outline in one message.
@@ -243,11 +237,16 @@ class StepController:
 
     def stop(self) -> None:
         """End the run with the report as it is (``%warp_resume`` can continue it)."""
+        self._stop(background=not in_main_thread())
+
+    def _stop(self, background: bool) -> None:
+        """``stop``; ``background``: not from a cell (a button, another thread), so no next
+        cell is made for the report."""
         self.stopped = True
         self._pause.set()
         if not self.running:
             self._mark_stopped()
-            self._maybe_finish(background=self._in_callback or not in_main_thread())
+            self._maybe_finish(background=background)
             self.refresh()
 
     def _mark_stopped(self) -> None:
@@ -259,10 +258,7 @@ class StepController:
         if self.finished or not self.done or self.running:
             return
         self.finished = True
-        next_input = None
-        if not background and self.shell is not None:
-            next_input = lambda text: self.shell.set_next_input(text, replace=False)  # noqa: E731
-        self.views.end(next_input=next_input)
+        self.views.end(next_input=None if background else next_input_of(self.shell))
         self.refresh()
         if self.on_finish:
             self.on_finish(self)
@@ -296,8 +292,6 @@ class StepController:
             self.views.changed()
 
     # Buttons: they run in the kernel's message handler, so they only start or flag.
-    _in_callback = False
-
     def _click_step(self, _: Any) -> None:
         self.start(max_steps=1)
 
@@ -310,8 +304,4 @@ class StepController:
             self.outline.message = PAUSING
 
     def _click_stop(self, _: Any) -> None:
-        self._in_callback = True
-        try:
-            self.stop()
-        finally:
-            self._in_callback = False
+        self._stop(background=True)

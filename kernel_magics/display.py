@@ -67,13 +67,6 @@ class CellDisplay:
         self._handle.update(bundle, raw=True)
 
 
-def text_bundle(text: str) -> dict[str, Any]:
-    """A short message as an output (the status line's look)."""
-    from .views import status_bundle
-
-    return status_bundle(text)
-
-
 class Ticker:
     """Redraws a line every ``interval`` seconds while something runs (a step, a model load):
     a spinner frame and the seconds elapsed. ``stop`` returns once the last tick is drawn."""
@@ -117,4 +110,4 @@ class Ticker:
             thread.join()
 
 
-__all__ = ["CellDisplay", "Ticker", "EMPTY", "text_bundle", "SPINNER"]
+__all__ = ["CellDisplay", "Ticker", "EMPTY", "SPINNER"]

@@ -122,9 +122,6 @@ class EvalView:
         parts.append("</div>")
         return "".join(parts)
 
-    def _repr_html_(self) -> str:
-        return self.html()
-
     def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, str]:
         return {"text/html": self.html(), "text/plain": self.result.table()}
 

@@ -24,12 +24,12 @@ from jupyter_warp.errors import WarpError
 from jupyter_warp.records import Step
 from jupyter_warp.render import Snapshot
 from jupyter_warp.runs import Run, RunHooks
-from jupyter_warp.wording import state_label
+from jupyter_warp.wording import run_meta, state_label
 
 from .cells import deliver_report
-from .display import EMPTY, CellDisplay, Ticker, text_bundle
+from .display import EMPTY, CellDisplay, Ticker
 from .frontend import FrontendLink
-from .views import SPINNER, closing_line, outline_bundle, progress_line, settled_line
+from .views import SPINNER, closing_line, outline_bundle, progress_line, settled_line, status_bundle
 
 
 class Lines:
@@ -89,7 +89,7 @@ class RunViews:
         if widget is not None and not self.run.done:
             self.show_widget(widget)
         self.show_outline()
-        self.progress = CellDisplay(text_bundle(hint or self.settled()))
+        self.progress = CellDisplay(status_bundle(hint or self.settled()))
         self.lines.lines = [hint] if hint else []
         if self.cells and not self.run.done:
             self.report = CellDisplay(dict(EMPTY))
@@ -116,12 +116,17 @@ class RunViews:
         """The line between steps: the header, rejected replies and fallbacks."""
         return settled_line(self.run.snapshot().outline, rejected=self._rejected(), fallbacks=self.fallbacks)
 
+    def closing(self, shot: Snapshot | None = None) -> str:
+        """The line of a run that is over: how it ended, its header, its time, why."""
+        state = self.run.state
+        return closing_line((shot or self.run.snapshot()).outline, state.wall_s, state.stop_reason)
+
     def _rejected(self) -> int:
         return int(self.run.state.counters.get("failed_steps", 0))
 
     def _show_progress(self, text: str, ticking: bool = False) -> None:
         if self.progress is not None and (not ticking or self.ticker.running):
-            self.progress.update(text_bundle(text))
+            self.progress.update(status_bundle(text))
 
     def changed(self, shot: Snapshot | None = None) -> None:
         """The run changed (a step, an edit): every static outline shows it."""
@@ -142,7 +147,8 @@ class RunViews:
         def start(run: Run) -> None:
             outline = run.snapshot().outline
             doing = state_label(outline["state"], outline["cursor"])
-            self.ticker.start(lambda frame, s: progress_line(outline, doing, s, frame, rejected=self._rejected(),
+            header = run_meta(outline, with_state=False)
+            self.ticker.start(lambda frame, s: progress_line(header, doing, s, frame, rejected=self._rejected(),
                                                              fallbacks=self.fallbacks))
             if extra.on_step_start:
                 extra.on_step_start(run)
@@ -195,8 +201,7 @@ class RunViews:
             callback(shot)
         for shown in self.widgets:
             shown.clear()
-        state = self.run.state
-        self.lines.set(note, *lines, closing_line(shot.outline, state.wall_s, state.stop_reason))
+        self.lines.set(note, *lines, self.closing(shot))
         if self.cells:
             show = self.report.update if self.report is not None else _display
             outcome = deliver_report(shot.cells, shot.markdown, self.link, show, next_input=next_input, say=self.say)

@@ -130,7 +130,6 @@ class _WarpMagics(Magics):
         if args.step:
             result.controller = StepController(run, link=self.link, cells=args.cells, outputs=args.out,
                                                shell=self.shell)
-            result.views = result.controller.views
             hint = (f"Step or Run above, or from code: {args.name}.controller.step(), "
                     f"{args.name}.controller.run_to_end(); the run is `{args.name}`")
             result.controller.show(hint=hint)

@@ -80,10 +80,9 @@ class OutlineWidget(anywidget.AnyWidget):  # type: ignore[misc]
 
 
 def widget_bundle(widget: Any) -> dict[str, Any]:
-    """A widget's view as an output, with a line of text for viewers without widgets."""
+    """The controller's view as an output, with a line of text for viewers without widgets."""
     data, _ = split_bundle(widget._repr_mimebundle_())
-    return {**data, "text/plain": data.get("text/plain") if isinstance(widget, OutlineWidget) else
-            "WARP run controls (shown while the run is live)"}
+    return {**data, "text/plain": "WARP run controls (shown while the run is live)"}
 
 
 def split_bundle(bundle: Any) -> tuple[dict[str, Any], dict[str, Any]]:

@@ -12,7 +12,7 @@ from jupyter_warp.render import Snapshot
 from jupyter_warp.report import Report
 from jupyter_warp.runs import Run
 
-from .cells import CellsOutcome, deliver_report
+from .cells import CellsOutcome, deliver_report, next_input_of
 from .controller import StepController
 from .frontend import FrontendLink
 from .live import RunViews
@@ -30,8 +30,17 @@ class WarpResult:
         self.controller = controller
         self.link = link
         self.shell = shell
-        self.views: RunViews | None = None
-        """The ``%%warp`` cell's outputs (the controller's, in step-through mode)."""
+        self._views: RunViews | None = None
+
+    @property
+    def views(self) -> RunViews | None:
+        """The ``%%warp`` cell's outputs: the controller's in step-through mode, else those
+        ``stream_run`` made (set once it returns)."""
+        return self.controller.views if self.controller is not None else self._views
+
+    @views.setter
+    def views(self, views: RunViews | None) -> None:
+        self._views = views
 
     @property
     def report(self) -> Report:
@@ -71,9 +80,8 @@ class WarpResult:
         from IPython.display import display
 
         shot = self.snapshot
-        next_input = (lambda text: self.shell.set_next_input(text, replace=False)) if self.shell is not None else None
         outcome = deliver_report(shot.cells, shot.markdown, self.link, lambda bundle: display(bundle, raw=True),
-                                 next_input=next_input)
+                                 next_input=next_input_of(self.shell))
         if outcome.message:
             print(outcome.message)
         return outcome
@@ -82,9 +90,8 @@ class WarpResult:
         """The static outline; while the run goes on, it follows it like the ``%%warp`` cell's."""
         from IPython.display import display
 
-        views = self.controller.views if self.controller is not None else self.views
-        if views is not None and not self.run.done:
-            views.show_outline()
+        if self.views is not None and not self.run.done:
+            self.views.show_outline()
         else:
             display(outline_bundle(self.snapshot.outline), raw=True)
 

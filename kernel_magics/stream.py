@@ -9,6 +9,7 @@ from typing import Any
 from jupyter_warp.errors import WarpError
 from jupyter_warp.runs import Run, resume_hint
 
+from .cells import next_input_of
 from .frontend import FrontendLink
 from .live import RunViews
 
@@ -29,6 +30,5 @@ def stream_run(run: Run, *, link: FrontendLink | None = None, cells: bool = Fals
     except KeyboardInterrupt:
         run.stop("interrupted by the user")
         note = f"interrupted: {hint}"
-    next_input = (lambda text: shell.set_next_input(text, replace=False)) if shell is not None else None
-    views.end(next_input=next_input, note=note)
+    views.end(next_input=next_input_of(shell), note=note)
     return views

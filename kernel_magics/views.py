@@ -51,12 +51,12 @@ def _extras(rejected: int, fallbacks: int) -> list[str]:
     return parts
 
 
-def progress_line(outline: Mapping[str, Any], doing: str, elapsed: float, frame: int = 0, *, rejected: int = 0,
+def progress_line(header: str, doing: str, elapsed: float, frame: int = 0, *, rejected: int = 0,
                   fallbacks: int = 0) -> str:
     """What ticks while a step runs: ``⠹ drafting 2.1 · 6 s · step 12/140 · 3/5 sections
-    written · 4 searches · 1 extend · tokens 12k/3k · 2 rejected · 1 fallback``."""
-    meta = run_meta({**outline, "state": "done"})  # the state is ``doing``, in front
-    parts = [f"{SPINNER[frame % len(SPINNER)]} {doing}", f"{elapsed:.0f} s", meta, *_extras(rejected, fallbacks)]
+    written · 4 searches · 1 extend · tokens 12k/3k · 2 rejected · 1 fallback``. ``header`` is
+    ``run_meta(outline, with_state=False)``, made once per step: the state is ``doing``, in front."""
+    parts = [f"{SPINNER[frame % len(SPINNER)]} {doing}", f"{elapsed:.0f} s", header, *_extras(rejected, fallbacks)]
     return " · ".join(parts)
 
 

@@ -21,8 +21,6 @@ import {
   sectionNumber
 } from './wording';
 
-export { sectionNumber };
-
 /** The payload is not an outline this renderer understands. */
 export class OutlineError extends Error {}
 
@@ -120,7 +118,8 @@ export function parseOutline(data: unknown): IOutline {
   };
 }
 
-function el(
+/** An element with its class and, when given, its text (never HTML). */
+export function el(
   doc: Document,
   tag: string,
   className: string,
@@ -134,14 +133,18 @@ function el(
   return node;
 }
 
-/** A status badge; `data-status` picks its colour, an unknown status stays grey. */
-function badge(
+/**
+ * A status badge; `data-status` picks its colour, an unknown status stays grey.
+ * It reads `label`, the status itself unless told otherwise.
+ */
+export function badge(
   doc: Document,
   status: string,
   className: string,
-  known: ReadonlyArray<string> = NODE_STATUSES
+  known: ReadonlyArray<string> = NODE_STATUSES,
+  label: string = status
 ): HTMLElement {
-  const node = el(doc, 'span', className, status);
+  const node = el(doc, 'span', className, label);
   node.dataset.status = status;
   if (!known.includes(status)) {
     node.classList.add('jp-WarpStatus-unknown');

@@ -13,7 +13,7 @@ import type { Kernel, Session } from '@jupyterlab/services';
 import { Widget } from '@lumino/widgets';
 
 import { warpRunsIcon } from './icons';
-import { parseOutline } from './outline';
+import { badge, el, parseOutline } from './outline';
 import {
   findRuns,
   IOutlineSighting,
@@ -22,7 +22,7 @@ import {
   startingCells
 } from './runs';
 import { RUN_STATUSES } from './tokens';
-import { count, isOver, runMeta, runMetaTitle, stateLabel } from './wording';
+import { count, isOver, runHead, runMeta, runMetaTitle } from './wording';
 
 /** What the panel remembers of one notebook between updates. */
 interface IWatch {
@@ -34,20 +34,7 @@ interface IWatch {
 
 /** `drafting 2.1 · step 12/140 · 3/5 sections`: what fits beside the badge. */
 export function panelMeta(run: IRunEntry): string {
-  const parts: string[] = [];
-  if (!isOver(run.status) && run.state && run.state !== 'done') {
-    parts.push(stateLabel(run.state, run.cursor));
-  }
-  parts.push(run.max_steps ? `step ${run.step}/${run.max_steps}` : `step ${run.step}`);
-  parts.push(`${run.written}/${count(run.sections, 'sections')}`);
-  return parts.join(' · ');
-}
-
-function span(className: string, text: string): HTMLElement {
-  const node = document.createElement('span');
-  node.className = className;
-  node.textContent = text;
-  return node;
+  return [...runHead(run), `${run.written}/${count(run.sections, 'sections')}`].join(' · ');
 }
 
 /** The panel itself. */
@@ -126,7 +113,7 @@ export class RunsPanel extends Widget {
 
   /** The kernel went away: whatever it was running stops where it was. */
   private _markStale(panel: NotebookPanel, watch: IWatch): void {
-    for (const run of this._runs(panel, watch, true)) {
+    for (const run of this._runs(panel, watch, this._liveSightings(panel, watch), true)) {
       if (!isOver(run.status)) {
         watch.stale.set(run.runId, run.step);
       }
@@ -146,19 +133,19 @@ export class RunsPanel extends Widget {
     return sightings;
   }
 
-  private _runs(panel: NotebookPanel, watch: IWatch, alive?: boolean): IRunEntry[] {
+  private _runs(
+    panel: NotebookPanel,
+    watch: IWatch,
+    live: IOutlineSighting[],
+    alive?: boolean
+  ): IRunEntry[] {
     const model = panel.content.model;
     if (!model) {
       return [];
     }
     const kernel = panel.sessionContext.session?.kernel;
     const kernelAlive = alive ?? (!!kernel && kernel.status !== 'dead');
-    return findRuns(
-      model.sharedModel,
-      this._liveSightings(panel, watch),
-      watch.stale,
-      kernelAlive
-    );
+    return findRuns(model.sharedModel, live, watch.stale, kernelAlive);
   }
 
   private _schedule(): void {
@@ -176,25 +163,24 @@ export class RunsPanel extends Widget {
     }
     const panel = this._tracker.currentWidget;
     const watch = panel ? this._watches.get(panel) : undefined;
-    const heading = span('jp-WarpRuns-heading', 'WARP runs');
-    const list = document.createElement('ul');
-    list.className = 'jp-WarpRuns-list';
-    const runs = panel && watch ? this._runs(panel, watch) : [];
+    const heading = el(document, 'span', 'jp-WarpRuns-heading', 'WARP runs');
+    const list = el(document, 'ul', 'jp-WarpRuns-list');
+    const live = panel && watch ? this._liveSightings(panel, watch) : [];
+    const runs = panel && watch ? this._runs(panel, watch, live) : [];
     for (const run of runs) {
       list.appendChild(this._item(panel!, run));
     }
     const model = panel?.content.model;
-    const starting =
-      panel && watch && model
-        ? startingCells(model.sharedModel, this._liveSightings(panel, watch))
-        : [];
+    const starting = panel && watch && model ? startingCells(model.sharedModel, live) : [];
     for (const index of starting) {
       list.appendChild(this._startingItem(panel!, index));
     }
     const children: HTMLElement[] = [heading, list];
     if (runs.length + starting.length === 0) {
       children.push(
-        span(
+        el(
+          document,
+          'span',
           'jp-WarpRuns-empty',
           panel ? 'No WARP run in this notebook.' : 'Open a notebook to see its WARP runs.'
         )
@@ -208,7 +194,7 @@ export class RunsPanel extends Widget {
     item.className = 'jp-WarpRuns-item';
     item.tabIndex = 0;
     item.dataset.cellIndex = String(cellIndex);
-    item.appendChild(span('jp-WarpRuns-title', title));
+    item.appendChild(el(document, 'span', 'jp-WarpRuns-title', title));
     const go = (): void => {
       const notebook = panel.content;
       const cell = notebook.widgets[cellIndex];
@@ -228,14 +214,11 @@ export class RunsPanel extends Widget {
   }
 
   private _line(status: string, label: string, meta: string): HTMLElement {
-    const line = document.createElement('div');
-    line.className = 'jp-WarpRuns-line';
-    const badge = span('jp-WarpRuns-status jp-WarpStatus', label);
-    badge.dataset.status = status;
-    if (!RUN_STATUSES.includes(status as (typeof RUN_STATUSES)[number])) {
-      badge.classList.add('jp-WarpStatus-unknown');
-    }
-    line.append(badge, span('jp-WarpRuns-meta', meta));
+    const line = el(document, 'div', 'jp-WarpRuns-line');
+    line.append(
+      badge(document, status, 'jp-WarpRuns-status jp-WarpStatus', RUN_STATUSES, label),
+      el(document, 'span', 'jp-WarpRuns-meta', meta)
+    );
     return line;
   }
 

@@ -15,6 +15,7 @@ import { Message } from '@lumino/messaging';
 import { Widget } from '@lumino/widgets';
 
 import { CellsPayloadError, countRunCells, insertReportCells, parseCellsPayload } from './insert';
+import { el } from './outline';
 import { CELLS_MIME, ICellsPayload } from './tokens';
 import { count } from './wording';
 
@@ -111,20 +112,14 @@ export class ReportNote extends Widget implements IRenderMime.IRenderer {
 
   private _draw(): void {
     const doc = this.node.ownerDocument;
-    const text = (className: string, value: string): HTMLElement => {
-      const node = doc.createElement('span');
-      node.className = className;
-      node.textContent = value;
-      return node;
-    };
     if (this._payload === null) {
       this.node.replaceChildren(
-        text('jp-WarpReport-error', `WARP report cannot be shown: ${this._error}`)
+        el(doc, 'span', 'jp-WarpReport-error', `WARP report cannot be shown: ${this._error}`)
       );
       return;
     }
     const payload = this._payload;
-    const summary = text('jp-WarpReport-summary', describeReport(payload));
+    const summary = el(doc, 'span', 'jp-WarpReport-summary', describeReport(payload));
     summary.title = `${payload.title} (run ${payload.run_id})`;
     const parts: HTMLElement[] = [summary];
     const place = this._place();
@@ -132,8 +127,8 @@ export class ReportNote extends Widget implements IRenderMime.IRenderer {
       const present = countRunCells(place.notebook, payload.run_id) > 0;
       this.node.dataset.inserted = String(present);
       parts.push(
-        text('jp-WarpReport-state', present ? ', inserted below' : ', not in this notebook'),
-        text('jp-WarpReport-sep', ' · ')
+        el(doc, 'span', 'jp-WarpReport-state', present ? ', inserted below' : ', not in this notebook'),
+        el(doc, 'span', 'jp-WarpReport-sep', ' · ')
       );
       const action = doc.createElement('button');
       action.type = 'button';
@@ -143,7 +138,7 @@ export class ReportNote extends Widget implements IRenderMime.IRenderer {
       parts.push(action);
     }
     if (this._message) {
-      const message = text('jp-WarpReport-message', ` (${this._message})`);
+      const message = el(doc, 'span', 'jp-WarpReport-message', ` (${this._message})`);
       message.setAttribute('role', 'status');
       parts.push(message);
     }

@@ -78,7 +78,8 @@ export function findRuns(
   kernelAlive = true
 ): IRunEntry[] {
   const best = new Map<string, IOutlineSighting>();
-  const home = new Map<string, number>();
+  /** Run id -> the cell to go to, and whether it is a `%%warp` cell. */
+  const home = new Map<string, { index: number; warp: boolean }>();
   for (const sighting of [...outlineSightings(notebook), ...live]) {
     const { outline, cellIndex } = sighting;
     if (cellIndex < 0 || cellIndex >= notebook.cells.length) {
@@ -91,14 +92,12 @@ export function findRuns(
     }
     const warp = isWarpCell(notebook.cells[cellIndex].getSource());
     const current = home.get(runId);
-    const currentIsWarp =
-      current !== undefined && isWarpCell(notebook.cells[current].getSource());
     if (
       current === undefined ||
-      (warp && !currentIsWarp) ||
-      (warp === currentIsWarp && cellIndex < current)
+      (warp && !current.warp) ||
+      (warp === current.warp && cellIndex < current.index)
     ) {
-      home.set(runId, cellIndex);
+      home.set(runId, { index: cellIndex, warp });
     }
   }
   const entries: IRunEntry[] = [];
@@ -107,7 +106,7 @@ export function findRuns(
       ...summarize(outline),
       runId,
       title: outline.title || outline.query || runId,
-      cellIndex: home.get(runId) ?? 0
+      cellIndex: home.get(runId)?.index ?? 0
     };
     const gone = !kernelAlive || stale.get(runId) === outline.step;
     if (gone && !isOver(entry.status)) {

@@ -101,16 +101,25 @@ export interface IRunSummary
 }
 
 /**
- * The line under a run's title:
- * `drafting 2.1 · step 12/140 · 3/5 sections written · 4 searches · 1 extend · tokens 1.2k/567`.
- * The state only while the run can still move; counts only when the payload has them.
+ * How a run's header starts, `runMeta`'s and the runs panel's: the state (only
+ * while the run can still move) and the step, `['drafting 2.1', 'step 12/140']`.
  */
-export function runMeta(run: IRunSummary): string {
+export function runHead(run: IRunSummary): string[] {
   const parts: string[] = [];
   if (!isOver(run.status) && run.state && run.state !== 'done') {
     parts.push(stateLabel(run.state, run.cursor));
   }
   parts.push(run.max_steps ? `step ${run.step}/${run.max_steps}` : `step ${run.step}`);
+  return parts;
+}
+
+/**
+ * The line under a run's title:
+ * `drafting 2.1 · step 12/140 · 3/5 sections written · 4 searches · 1 extend · tokens 1.2k/567`.
+ * The state only while the run can still move; counts only when the payload has them.
+ */
+export function runMeta(run: IRunSummary): string {
+  const parts = runHead(run);
   parts.push(`${run.written}/${count(run.sections, 'sections')} written`);
   const c = run.counts;
   if (c.searches !== undefined) {
