@@ -36,12 +36,11 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlparse
 
-from ..machine.text import ngrams
+from ..machine.text import REPEAT_N, ngrams
 from . import text as T
 from .instructions import InstructionPhrases, copied_spans
 from .records import ReportRecord, Section
 
-REPEAT_N = 4
 THRESHOLD = 0.5
 _URL = re.compile(r"https?://[^\s)\]>\"'，。]+")
 
