@@ -168,8 +168,7 @@ class ReportMetrics:
         citable = T.citable_keys(self.record, section)
         said = T.sentences(section.text, citable)
         for sentence in said:
-            sentence_words = sentence.words
-            sentence_terms = T.terms(sentence_words)
+            sentence_terms = T.terms(sentence.words)
             report_terms.update(sentence_terms)
             language = T.language_of(sentence.text)
             if language:
@@ -183,7 +182,7 @@ class ReportMetrics:
                     c["valid"] += sum(self._valid(section, k) for k in sentence.keys)
                     cited = [p for p in (self._terms_of(k) for k in dict.fromkeys(sentence.keys)) if p]
                     supports.append(support(sentence_terms, cited))
-            if T.is_statement(sentence):
+            if T.is_statement(sentence, sentence_terms):
                 c["statements"] += 1
                 c["uncited_statements"] += not sentence.keys
         section_words = T.words(section.text, citable)

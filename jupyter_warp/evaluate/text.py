@@ -191,11 +191,12 @@ def sentences(text: str, citable: Citable = None) -> list[Sentence]:
     return out
 
 
-def is_statement(sentence: Sentence) -> bool:
-    """A sentence that asserts something: enough content terms, not a question."""
+def is_statement(sentence: Sentence, sentence_terms: list[str]) -> bool:
+    """A sentence that asserts something: enough content terms (``sentence_terms``, which
+    the caller has already counted), not a question."""
     if sentence.text.rstrip().endswith(("?", "？")):
         return False
-    return len(terms(sentence.words)) >= STATEMENT_MIN_TERMS
+    return len(sentence_terms) >= STATEMENT_MIN_TERMS
 
 
 def is_reference_title(title: str) -> bool:
