@@ -213,6 +213,15 @@ class ReportMetrics:
         }
         return row, supports
 
+    def text_support(self, text: str, keys: list[int]) -> float | None:
+        """Supported share of the cited sentences of ``text`` against the passages ``keys``
+        (export filters a write step by its own section's support; the record's passage
+        terms are computed once for all its steps)."""
+        section = Section(position="", title="", depth=1, text=text, shown=list(keys))
+        row, _ = self.section(section, Counter(), set(), set(), [], set())
+        share: float | None = row["supported_share"]
+        return share
+
     def _structure(self, rows: list[dict[str, Any]]) -> dict[str, Any]:
         written = [r["words"] for r in rows if r["words"]]
         return {
@@ -254,13 +263,3 @@ class ReportMetrics:
 def report_metrics(record: ReportRecord, phrases: InstructionPhrases, threshold: float = THRESHOLD) -> dict[str, Any]:
     """The model-free metrics of ``record``: ``metrics`` (report level), ``sections``, ``copied_phrases``."""
     return ReportMetrics(record, phrases, threshold).run()
-
-
-def text_support(text: str, record: ReportRecord, keys: list[int], threshold: float = THRESHOLD) -> float | None:
-    """Supported share of the cited sentences of ``text`` against the passages ``keys``
-    (used to filter training examples by their own section's support)."""
-    section = Section(position="", title="", depth=1, text=text, shown=list(keys))
-    probe = ReportMetrics(record, InstructionPhrases(frozenset()), threshold)
-    row, _ = probe.section(section, Counter(), set(), set(), [], set())
-    share: float | None = row["supported_share"]
-    return share
