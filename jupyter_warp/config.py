@@ -121,12 +121,10 @@ class WarpConfig:
             raise ConfigError("min_sections must be at most max_sections")
         if self.min_subsections > self.max_subsections:
             raise ConfigError("min_subsections must be at most max_subsections")
-        if self.constrained and self.write_max_chars <= self.min_section_chars:
+        if self.write_max_chars <= self.min_section_chars:
             raise ConfigError(f"write_max_chars ({self.write_max_chars}) must be above min_section_chars "
                               f"({self.min_section_chars}), or no section could be accepted: raise one or lower "
                               "the other")
-        if not isinstance(self.backend_options, dict):
-            raise ConfigError("backend_options must be a mapping of option names to values")
 
     @classmethod
     def help(cls, name: str) -> str:
