@@ -117,11 +117,6 @@ class ReportMetrics:
             self._passage_terms[key] = _PassageTerms(frozenset(terms), frozenset(ngrams(terms, 2)))
         return self._passage_terms[key]
 
-    def _valid(self, section: Section, key: int) -> bool:
-        if key not in self.record.passages:
-            return False
-        return section.shown is None or key in section.shown
-
     def body_sections(self) -> list[Section]:
         """The sections other than the reference list: only they are measured as text."""
         return [s for s in self.record.sections if not T.is_reference_title(s.title)]
@@ -179,7 +174,7 @@ class ReportMetrics:
                 c["cited_sentences"] += 1
                 if self.record.passages:
                     c["resolvable"] += len(sentence.keys)
-                    c["valid"] += sum(self._valid(section, k) for k in sentence.keys)
+                    c["valid"] += sum(T.valid_citation(self.record, section, k) for k in sentence.keys)
                     cited = [p for p in (self._terms_of(k) for k in dict.fromkeys(sentence.keys)) if p]
                     supports.append(support(sentence_terms, cited))
             if T.is_statement(sentence, sentence_terms):
@@ -239,7 +234,7 @@ class ReportMetrics:
         """Citations per document; a submission's URLs and hosts stand in for passages and documents."""
         if self.record.passages:
             cited = [k for s in self.body_sections() for k in T.marker_keys(s.text, T.citable_keys(self.record, s))
-                     if self._valid(s, k)]
+                     if T.valid_citation(self.record, s, k)]
             docs = Counter(self.record.passages[k].doc or str(k) for k in cited)
             distinct = len(set(cited))
         else:

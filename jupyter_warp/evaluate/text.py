@@ -104,6 +104,12 @@ def citable_keys(record: ReportRecord, section: Section) -> list[int] | None:
     return listed or None
 
 
+def valid_citation(record: ReportRecord, section: Section, key: int) -> bool:
+    """Whether ``key`` names a passage of the run that ``section`` may cite: one shown to its
+    writer, or any passage where the section does not record what it was shown."""
+    return key in record.passages and (section.shown is None or key in section.shown)
+
+
 def strip_markers(text: str, citable: Citable = None) -> str:
     """``text`` without its citation markers (and the space before each)."""
     return _without(text, citation_runs(text, citable))
