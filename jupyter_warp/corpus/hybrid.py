@@ -45,9 +45,8 @@ class SemanticIndex(Index):
         self.fusion = fusion
         self._embedder = embedder
         self._vectors = store
-        self._current = True
+        self._current = True  # open_semantic has just checked; every search refreshes first
         self._warned = False
-        self.refresh()
 
     def close(self) -> None:
         """Close the vector store as well as the Whoosh index."""
