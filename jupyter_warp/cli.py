@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .config import WarpConfig
+from .corpus import RETRIEVALS
 from .errors import ConfigError, WarpError
 from .options import add_config_arguments, overrides
 from .records import Step
@@ -58,7 +59,7 @@ def _search_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("query")
     p.add_argument("--index", default=".warp/index")
     p.add_argument("-k", type=int, default=10, help="passages to print (default 10)")
-    p.add_argument("--mode", choices=["auto", "bm25", "dense", "hybrid"], default="auto",
+    p.add_argument("--mode", choices=RETRIEVALS, default="auto",
                    help="auto (default): hybrid where the index has vectors and jupyter-warp[semantic] "
                         "is installed, else bm25")
 

@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import math
 import types
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import MISSING, asdict, dataclass, field, fields
 from typing import Any, Union, get_args, get_origin, get_type_hints
 
 from .errors import ConfigError
 
-_BOOLEAN = ("true", "false", "yes", "no", "1", "0", "on")
+TRUE_WORDS, FALSE_WORDS = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
+"""How a yes/no setting may be written (``--set enable_thinking=yes``)."""
 GRAMMAR_MODES = ("auto", "full", "skeleton", "off")
 """``constrained``: auto (bounded for models that need it, skeleton for the others), the
 bounded grammar, the reply's shape only, or none."""
@@ -90,10 +91,11 @@ class WarpConfig:
     def validate(self) -> None:
         """Reject settings that cannot work, with a message that names the fix."""
         mode: object = self.constrained
-        if isinstance(mode, bool) or str(mode).lower() in _BOOLEAN:
-            # settings saved before the grammar modes, and --set constrained=false
-            on = mode is True or str(mode).lower() in ("true", "yes", "1", "on")
-            self.constrained = "auto" if on else "off"
+        word = str(mode).lower()
+        if isinstance(mode, bool) or word in TRUE_WORDS + FALSE_WORDS and word != "off":
+            # settings saved before the grammar modes, and --set constrained=false; "off" is a
+            # mode itself, and only in lower case
+            self.constrained = "auto" if mode is True or word in TRUE_WORDS else "off"
         for f in fields(self):
             value, low, high = getattr(self, f.name), f.metadata.get("low"), f.metadata.get("high")
             kind = setting_type(f.name)
@@ -121,17 +123,15 @@ class WarpConfig:
             raise ConfigError("min_sections must be at most max_sections")
         if self.min_subsections > self.max_subsections:
             raise ConfigError("min_subsections must be at most max_subsections")
-        if self.constrained and self.write_max_chars <= self.min_section_chars:
+        if self.write_max_chars <= self.min_section_chars:
             raise ConfigError(f"write_max_chars ({self.write_max_chars}) must be above min_section_chars "
                               f"({self.min_section_chars}), or no section could be accepted: raise one or lower "
                               "the other")
-        if not isinstance(self.backend_options, dict):
-            raise ConfigError("backend_options must be a mapping of option names to values")
 
     @classmethod
     def help(cls, name: str) -> str:
         """The help line of setting ``name``, shared by its CLI flag, magic flag and traitlet."""
-        return str(_FIELDS[name].metadata["help"])
+        return str(FIELDS[name].metadata["help"])
 
     def to_dict(self, secrets: bool = False) -> dict[str, Any]:
         """A JSON-ready dict; backend options that hold secrets are left out unless asked for."""
@@ -161,8 +161,15 @@ class WarpConfig:
         return WarpConfig.from_dict(data)
 
 
-_FIELDS = {f.name: f for f in fields(WarpConfig)}
+FIELDS = {f.name: f for f in fields(WarpConfig)}
+"""The settings' fields by name, in declaration order."""
 _HINTS = get_type_hints(WarpConfig)
+
+
+def setting_default(name: str) -> Any:
+    """A setting's default value (a fresh one for a mapping)."""
+    f = FIELDS[name]
+    return f.default if f.default_factory is MISSING else f.default_factory()
 
 
 def setting_type(name: str) -> type:

@@ -8,29 +8,26 @@ below it (``WarpConfig`` defaults, the run's saved settings, or the notebook's `
 from __future__ import annotations
 
 import argparse
-from dataclasses import MISSING, fields
+from dataclasses import fields
 from typing import Any
 
-from .config import WarpConfig, setting_type
+from .config import FALSE_WORDS, FIELDS, TRUE_WORDS, WarpConfig, setting_default, setting_type
 from .errors import ConfigError
 from .llm.registry import parse_backend_options
-
-_TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
 
 
 def coerce(name: str, value: str) -> Any:
     """A setting's value from its text form (``--set KEY=VALUE``)."""
-    known = {f.name for f in fields(WarpConfig)}
-    if name not in known:
-        raise ConfigError(f"unknown setting {name!r}; known: {', '.join(sorted(known))}")
+    if name not in FIELDS:
+        raise ConfigError(f"unknown setting {name!r}; known: {', '.join(sorted(FIELDS))}")
     kind = setting_type(name)
-    if value.lower() in ("none", "null") and next(f for f in fields(WarpConfig) if f.name == name).default is None:
+    if value.lower() in ("none", "null") and FIELDS[name].default is None:
         return None
     try:
         if kind is bool:
-            if value.lower() not in _TRUE + _FALSE:
+            if value.lower() not in TRUE_WORDS + FALSE_WORDS:
                 raise ValueError(value)
-            return value.lower() in _TRUE
+            return value.lower() in TRUE_WORDS
         if kind in (int, float):
             return kind(value)
         if kind is dict:
@@ -40,16 +37,12 @@ def coerce(name: str, value: str) -> Any:
     return value
 
 
-def _default(f: Any) -> Any:
-    return f.default_factory() if f.default is MISSING else f.default
-
-
 def add_config_arguments(parser: argparse.ArgumentParser) -> None:
     """One flag per setting, plus ``--set KEY=VALUE`` and ``--no-grammar``."""
     group = parser.add_argument_group("run settings")
     for f in fields(WarpConfig):
         flag = f.metadata.get("flag") or "--" + f.name.replace("_", "-")
-        kind, default = setting_type(f.name), _default(f)
+        kind, default = setting_type(f.name), setting_default(f.name)
         shown = f" (default: {default})" if default not in (None, {}) else ""
         kwargs: dict[str, Any] = {"dest": f.name, "default": argparse.SUPPRESS, "help": f.metadata["help"] + shown}
         if kind is bool:

@@ -9,7 +9,7 @@ with its help), so ``%config Warp.max_steps = 80`` (or ``c.Warp.max_steps`` in
 from __future__ import annotations
 
 import re
-from dataclasses import MISSING, Field, fields
+from dataclasses import Field, fields
 from typing import Any
 
 from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
@@ -17,7 +17,7 @@ from IPython.display import display
 from traitlets import Any as AnyTrait
 from traitlets import Bool, Dict, Float, Int, TraitError, TraitType, Unicode, observe, validate
 
-from jupyter_warp.config import WarpConfig, setting_type
+from jupyter_warp.config import WarpConfig, setting_default, setting_type
 from jupyter_warp.errors import ConfigError
 from jupyter_warp.records import printable
 from jupyter_warp.runs import BackendPool, Run, check_outputs, open_run
@@ -34,8 +34,7 @@ _TRAITS: dict[type, type[TraitType[Any, Any]]] = {bool: Bool, int: Int, float: F
 
 
 def _trait(f: Field[Any]) -> TraitType[Any, Any]:
-    default = f.default_factory() if f.default is MISSING else f.default  # type: ignore[misc]
-    trait = _TRAITS[setting_type(f.name)](default_value=default, allow_none=f.default is None,
+    trait = _TRAITS[setting_type(f.name)](default_value=setting_default(f.name), allow_none=f.default is None,
                                          help=WarpConfig.help(f.name))
     return trait.tag(config=True)
 

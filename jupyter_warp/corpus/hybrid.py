@@ -18,7 +18,7 @@ from ..records import Passage
 from . import vectors
 from .embedding import Embedder, load_embedder, missing, require
 from .fusion import DEFAULT, Fusion
-from .search import MAX_QUERY_CHARS, Index, _passage
+from .search import Index, _passage, clean_query
 
 RETRIEVALS = ("auto", "bm25", "dense", "hybrid")
 log = logging.getLogger(__name__)
@@ -45,9 +45,8 @@ class SemanticIndex(Index):
         self.fusion = fusion
         self._embedder = embedder
         self._vectors = store
-        self._current = True
+        self._current = True  # open_semantic has just checked; every search refreshes first
         self._warned = False
-        self.refresh()
 
     def close(self) -> None:
         """Close the vector store as well as the Whoosh index."""
@@ -61,7 +60,7 @@ class SemanticIndex(Index):
         self._current = self._vectors.current(self._ix)
 
     def _search(self, query: str, k: int) -> list[Passage]:
-        text = " ".join(str(query).split())[:MAX_QUERY_CHARS]
+        text = clean_query(query)
         if k < 1 or not text:
             return []
         if not self._current:  # the index changed under a running search: BM25 until the vectors catch up

@@ -22,10 +22,10 @@ from ..records import printable
 from . import vectors
 from .chunking import MAX_WORDS, chunk_blocks
 from .health import finish_build, open_for_build, start_build, writable
-from .limits import DEFAULT_LIMITS, DEFAULT_MAX_PDF_PAGES, DEFAULT_MAX_TEXT_MB, Limits, OverLimitError
+from .limits import DEFAULT_MAX_FILE_MB, DEFAULT_MAX_PDF_PAGES, DEFAULT_MAX_TEXT_MB, Limits, OverLimitError
 from .loaders import load, loader_for
 from .store import FILE, PASSAGE, build_lock, file_records, searchable, writer
-from .walk import DEFAULT_MAX_MB, Found, inside, read_file, resolve_roots, walk
+from .walk import Found, inside, read_file, resolve_roots, walk
 
 COMMIT_FILES = 20_000
 COMMIT_SECONDS = 60.0
@@ -76,17 +76,10 @@ def file_hash(data: bytes) -> str:
 
 
 def parse(
-    found: Found, data: bytes, max_words: int = MAX_WORDS, limits: Limits = DEFAULT_LIMITS
-) -> tuple[list[dict[str, Any]], str | None]:
-    """Passage fields and a note for one file; raises ``UnreadableFileError`` to skip it."""
-    fields, note, _ = parse_limited(found, data, limits, max_words)
-    return fields, note
-
-
-def parse_limited(
     found: Found, data: bytes, limits: Limits, max_words: int = MAX_WORDS
 ) -> tuple[list[dict[str, Any]], str | None, bool]:
-    """``parse`` within ``limits``; the third value says whether a limit cut the file short."""
+    """Passage fields and a note for one file read within ``limits``, and whether a limit
+    cut it short; raises ``UnreadableFileError`` to skip it."""
     loader = loader_for(Path(found.path))
     if loader is None:
         raise UnreadableFileError(found.path, "unsupported file type")
@@ -127,7 +120,7 @@ def build_index(
     index_dir: str | Path,
     progress: bool = True,
     *,
-    max_file_mb: float = DEFAULT_MAX_MB,
+    max_file_mb: float = DEFAULT_MAX_FILE_MB,
     max_text_mb: float = DEFAULT_MAX_TEXT_MB,
     max_pdf_pages: int = DEFAULT_MAX_PDF_PAGES,
     commit_every: int = COMMIT_FILES,
@@ -279,7 +272,7 @@ def _index_one(w: Any, f: Found, rec: dict[str, Any] | None, summary: IndexSumma
             w.update_document(kind=FILE, doc_id=f.path, path=f.path, meta=record)
             _count_unchanged(summary, f.path, record)
             return
-        passages, note, capped = parse_limited(f, data, limits)
+        passages, note, capped = parse(f, data, limits)
     except UnreadableFileError as exc:
         record["reason"] = exc.reason
         if isinstance(exc, OverLimitError):

@@ -27,6 +27,11 @@ MAX_QUERY_CHARS = 2000
 """Longer queries are cut (a pasted page is not a keyword query, and costs seconds)."""
 
 
+def clean_query(text: str) -> str:
+    """A query as searched: whitespace collapsed, cut at ``MAX_QUERY_CHARS``."""
+    return " ".join(str(text).split())[:MAX_QUERY_CHARS]
+
+
 def _parser(schema: Any) -> qparser.QueryParser:
     parser = qparser.QueryParser(FIELD, schema, group=qparser.OrGroup)
     for plugin in (
@@ -77,7 +82,7 @@ class Index:
 
     def parse(self, text: str) -> wq.Query | None:
         """The Whoosh query for ``text``, or None when it has no searchable term."""
-        text = " ".join(str(text).split())[:MAX_QUERY_CHARS]
+        text = clean_query(text)
         if not text:
             return None
         try:

@@ -14,10 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import UnreadableFileError
-from .limits import DEFAULT_MAX_FILE_MB
 from .loaders import loader_for
-
-DEFAULT_MAX_MB = DEFAULT_MAX_FILE_MB
 
 
 @dataclass

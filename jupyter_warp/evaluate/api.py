@@ -26,7 +26,7 @@ from .instructions import instruction_phrases
 from .judge import Ask, Judge, Judgement, build_judge
 from .metrics import THRESHOLD, report_metrics
 from .records import ReportRecord
-from .sources import load_source
+from .sources import load_groups
 
 Source = str | Path | ReportRecord
 
@@ -90,13 +90,6 @@ class EvalResult:
         return self.table()
 
 
-def _load(sources: Iterable[Source]) -> list[list[ReportRecord]]:
-    groups = [[s] if isinstance(s, ReportRecord) else load_source(s) for s in sources]
-    if not any(groups):
-        raise ConfigError("nothing to evaluate: give at least one run directory or submission file")
-    return groups
-
-
 def _ask(judge: Judge, asks: list[Ask], what: str, progress: bool) -> list[Judgement]:
     bar = tqdm(total=len(asks), desc=what, unit="judgement", disable=not progress or not asks)
     try:
@@ -122,7 +115,7 @@ def evaluate(sources: Sequence[Source], *, judge: str | Backend | None = None, c
         raise ConfigError("RACE and pairwise comparison need a judge: give --judge SPEC (e.g. openai:URL or smollm2)")
     if not 0 < threshold <= 1:
         raise ConfigError(f"the support threshold must be above 0 and at most 1, got {threshold}")
-    groups = _load(sources)
+    groups = load_groups(sources)
     if pairwise and len(groups) != 2:
         raise ConfigError(f"pairwise comparison takes exactly two sources (side A and side B), got {len(groups)}")
     pairs = P.pair_reports(groups[0], groups[1]) if pairwise else []

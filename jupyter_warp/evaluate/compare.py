@@ -70,8 +70,6 @@ def fmt(name: str, value: Any) -> str:
     if isinstance(value, float):
         if name in SHARES:
             return f"{value:.2f}"
-        if name.startswith("race_"):
-            return f"{value:.1f}"
         return f"{value:.2f}" if name == "eval_s" else f"{value:.1f}"
     return str(value)
 

@@ -21,7 +21,7 @@ from typing import Any
 from ..errors import ConfigError
 from .compare import format_table
 from .instructions import InstructionPhrases
-from .metrics import THRESHOLD, report_metrics, text_support
+from .metrics import THRESHOLD, ReportMetrics
 from .records import ReportRecord, StepRecord
 from .sources import load_sources
 
@@ -77,8 +77,8 @@ def example(record: ReportRecord, step: StepRecord) -> dict[str, Any]:
     }
 
 
-def _keep(record: ReportRecord, step: StepRecord, accepted_only: bool, min_support: float | None,
-          report_support: float | None, threshold: float) -> str | None:
+def _keep(step: StepRecord, accepted_only: bool, min_support: float | None, metrics: ReportMetrics,
+          report_support: float | None) -> str | None:
     """None to keep the step, else why it is left out."""
     if not step.prompt.strip() or not step.reply.strip():
         return "without a reply"
@@ -87,7 +87,7 @@ def _keep(record: ReportRecord, step: StepRecord, accepted_only: bool, min_suppo
     if min_support is None:
         return None
     if step.state == "write":
-        share = text_support(step.text, record, step.keys, threshold)
+        share = metrics.text_support(step.text, step.keys)
     else:
         share = report_support
     return None if share is not None and share >= min_support else "below --min-support"
@@ -111,11 +111,12 @@ def export_sft(sources: Iterable[str | Path | ReportRecord], out: str | Path, *,
     with tmp.open("w", encoding="utf-8") as fh:
         for record in records:
             summary.runs += 1
+            metrics = ReportMetrics(record, no_phrases, threshold)
             report_support = None
             if min_support is not None:
-                report_support = report_metrics(record, no_phrases, threshold)["metrics"]["supported_share"]
+                report_support = metrics.run()["metrics"]["supported_share"]
             for step in record.steps:
-                why = _keep(record, step, accepted_only, min_support, report_support, threshold)
+                why = _keep(step, accepted_only, min_support, metrics, report_support)
                 if why:
                     summary.skipped[why] += 1
                     continue

@@ -47,7 +47,7 @@ def citation_pairs(record: ReportRecord) -> list[tuple[str, str, int]]:
             continue
         for sentence in T.sentences(section.text, T.citable_keys(record, section)):
             for key in dict.fromkeys(sentence.keys):
-                if key in record.passages and (section.shown is None or key in section.shown):
+                if T.valid_citation(record, section, key):
                     pairs.setdefault((sentence.text, key), section.position)
     return [(position, sentence, key) for (sentence, key), position in pairs.items()]
 

@@ -11,19 +11,14 @@ the caller names (for example the AgentCPM-Report templates).
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
-from ..machine.text import has_cjk, ngrams
+from ..machine.text import COPY_N, has_cjk, ngrams, template_segments
 from . import text as T
 
-COPY_N = 5
-"""Words in an instruction phrase; five ordinary words rarely repeat a prompt by chance."""
-_JINJA = re.compile(r"\{\{.*?\}\}|\{%.*?%\}|\{#.*?#\}", re.DOTALL)
-_BREAK = re.compile(r"\n|<[^<>\n]{0,60}>|\*\*")
 PACKAGE_TEMPLATES = Path(__file__).resolve().parent.parent / "prompts"
 
 
@@ -38,14 +33,6 @@ def template_files(folders: Iterable[str | Path]) -> list[Path]:
             for file in sorted(path.rglob("*.jinja")):
                 found.setdefault(file.resolve(), None)
     return list(found)
-
-
-def template_segments(source: str) -> list[str]:
-    """The fixed text of a template in pieces that no phrase may span."""
-    pieces: list[str] = []
-    for chunk in _JINJA.split(source):
-        pieces += [p.strip() for p in _BREAK.split(chunk) if p.strip()]
-    return pieces
 
 
 @dataclass

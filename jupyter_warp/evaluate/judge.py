@@ -83,11 +83,6 @@ def reply_json(text: str) -> Any:
         return value
 
 
-def gbnf_literal(text: str) -> str:
-    """``text`` as a quoted GBNF string literal (JSON's escapes are GBNF's)."""
-    return json.dumps(text, ensure_ascii=False)
-
-
 class Judge:
     """Asks a backend for judgements in batches and keeps every one of them.
 

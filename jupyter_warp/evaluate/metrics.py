@@ -36,12 +36,11 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlparse
 
-from ..machine.text import ngrams
+from ..machine.text import REPEAT_N, ngrams
 from . import text as T
 from .instructions import InstructionPhrases, copied_spans
 from .records import ReportRecord, Section
 
-REPEAT_N = 4
 THRESHOLD = 0.5
 _URL = re.compile(r"https?://[^\s)\]>\"'，。]+")
 
@@ -118,11 +117,6 @@ class ReportMetrics:
             self._passage_terms[key] = _PassageTerms(frozenset(terms), frozenset(ngrams(terms, 2)))
         return self._passage_terms[key]
 
-    def _valid(self, section: Section, key: int) -> bool:
-        if key not in self.record.passages:
-            return False
-        return section.shown is None or key in section.shown
-
     def body_sections(self) -> list[Section]:
         """The sections other than the reference list: only they are measured as text."""
         return [s for s in self.record.sections if not T.is_reference_title(s.title)]
@@ -169,8 +163,7 @@ class ReportMetrics:
         citable = T.citable_keys(self.record, section)
         said = T.sentences(section.text, citable)
         for sentence in said:
-            sentence_words = sentence.words
-            sentence_terms = T.terms(sentence_words)
+            sentence_terms = T.terms(sentence.words)
             report_terms.update(sentence_terms)
             language = T.language_of(sentence.text)
             if language:
@@ -181,10 +174,10 @@ class ReportMetrics:
                 c["cited_sentences"] += 1
                 if self.record.passages:
                     c["resolvable"] += len(sentence.keys)
-                    c["valid"] += sum(self._valid(section, k) for k in sentence.keys)
+                    c["valid"] += sum(T.valid_citation(self.record, section, k) for k in sentence.keys)
                     cited = [p for p in (self._terms_of(k) for k in dict.fromkeys(sentence.keys)) if p]
                     supports.append(support(sentence_terms, cited))
-            if T.is_statement(sentence):
+            if T.is_statement(sentence, sentence_terms):
                 c["statements"] += 1
                 c["uncited_statements"] += not sentence.keys
         section_words = T.words(section.text, citable)
@@ -215,6 +208,15 @@ class ReportMetrics:
         }
         return row, supports
 
+    def text_support(self, text: str, keys: list[int]) -> float | None:
+        """Supported share of the cited sentences of ``text`` against the passages ``keys``
+        (export filters a write step by its own section's support; the record's passage
+        terms are computed once for all its steps)."""
+        section = Section(position="", title="", depth=1, text=text, shown=list(keys))
+        row, _ = self.section(section, Counter(), set(), set(), [], set())
+        share: float | None = row["supported_share"]
+        return share
+
     def _structure(self, rows: list[dict[str, Any]]) -> dict[str, Any]:
         written = [r["words"] for r in rows if r["words"]]
         return {
@@ -232,7 +234,7 @@ class ReportMetrics:
         """Citations per document; a submission's URLs and hosts stand in for passages and documents."""
         if self.record.passages:
             cited = [k for s in self.body_sections() for k in T.marker_keys(s.text, T.citable_keys(self.record, s))
-                     if self._valid(s, k)]
+                     if T.valid_citation(self.record, s, k)]
             docs = Counter(self.record.passages[k].doc or str(k) for k in cited)
             distinct = len(set(cited))
         else:
@@ -256,13 +258,3 @@ class ReportMetrics:
 def report_metrics(record: ReportRecord, phrases: InstructionPhrases, threshold: float = THRESHOLD) -> dict[str, Any]:
     """The model-free metrics of ``record``: ``metrics`` (report level), ``sections``, ``copied_phrases``."""
     return ReportMetrics(record, phrases, threshold).run()
-
-
-def text_support(text: str, record: ReportRecord, keys: list[int], threshold: float = THRESHOLD) -> float | None:
-    """Supported share of the cited sentences of ``text`` against the passages ``keys``
-    (used to filter training examples by their own section's support)."""
-    section = Section(position="", title="", depth=1, text=text, shown=list(keys))
-    probe = ReportMetrics(record, InstructionPhrases(frozenset()), threshold)
-    row, _ = probe.section(section, Counter(), set(), set(), [], set())
-    share: float | None = row["supported_share"]
-    return share

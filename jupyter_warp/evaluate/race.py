@@ -19,8 +19,9 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError
+from ..machine.gbnf import lit
 from . import text as T
-from .judge import Ask, Judge, Judgement, ParseError, Parser, gbnf_literal, reply_json
+from .judge import Ask, Judge, Judgement, ParseError, Parser, reply_json
 from .records import ReportRecord
 from .sources import read_jsonl
 
@@ -133,7 +134,7 @@ def scores_grammar(count: int) -> str:
     rules = [f'root ::= "{{\\"scores\\": [" {items} "]}}"',
              'score ::= "10" | [0-9] ("." [0-9])?']
     for i in range(1, count + 1):
-        head = gbnf_literal(f'{{"criterion": {i}, "target": ')
+        head = lit(f'{{"criterion": {i}, "target": ')
         rules.append(f'item{i} ::= {head} score ", \\"reference\\": " score "}}"')
     return "\n".join(rules)
 

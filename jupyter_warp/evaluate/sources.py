@@ -165,11 +165,14 @@ def load_source(path: str | Path) -> list[ReportRecord]:
                       "or a submission .jsonl file ({\"id\", \"prompt\", \"article\"} a line)")
 
 
-def load_sources(paths: Iterable[str | Path | ReportRecord]) -> list[ReportRecord]:
-    """Every report the paths hold, in order; records pass through unchanged."""
-    records: list[ReportRecord] = []
-    for item in paths:
-        records += [item] if isinstance(item, ReportRecord) else load_source(item)
-    if not records:
+def load_groups(paths: Iterable[str | Path | ReportRecord]) -> list[list[ReportRecord]]:
+    """The reports each path holds, one list a path, in order; records pass through unchanged."""
+    groups = [[item] if isinstance(item, ReportRecord) else load_source(item) for item in paths]
+    if not any(groups):
         raise ConfigError("nothing to evaluate: give at least one run directory or submission file")
-    return records
+    return groups
+
+
+def load_sources(paths: Iterable[str | Path | ReportRecord]) -> list[ReportRecord]:
+    """Every report the paths hold, in order."""
+    return [record for group in load_groups(paths) for record in group]

@@ -104,6 +104,12 @@ def citable_keys(record: ReportRecord, section: Section) -> list[int] | None:
     return listed or None
 
 
+def valid_citation(record: ReportRecord, section: Section, key: int) -> bool:
+    """Whether ``key`` names a passage of the run that ``section`` may cite: one shown to its
+    writer, or any passage where the section does not record what it was shown."""
+    return key in record.passages and (section.shown is None or key in section.shown)
+
+
 def strip_markers(text: str, citable: Citable = None) -> str:
     """``text`` without its citation markers (and the space before each)."""
     return _without(text, citation_runs(text, citable))
@@ -191,11 +197,12 @@ def sentences(text: str, citable: Citable = None) -> list[Sentence]:
     return out
 
 
-def is_statement(sentence: Sentence) -> bool:
-    """A sentence that asserts something: enough content terms, not a question."""
+def is_statement(sentence: Sentence, sentence_terms: list[str]) -> bool:
+    """A sentence that asserts something: enough content terms (``sentence_terms``, which
+    the caller has already counted), not a question."""
     if sentence.text.rstrip().endswith(("?", "？")):
         return False
-    return len(terms(sentence.words)) >= STATEMENT_MIN_TERMS
+    return len(sentence_terms) >= STATEMENT_MIN_TERMS
 
 
 def is_reference_title(title: str) -> bool:

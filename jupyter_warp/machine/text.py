@@ -245,19 +245,27 @@ def clean_keywords(keywords: Iterable[str]) -> tuple[list[str], dict[str, str]]:
 
 # What no written text may do, in any mode.
 COPY_N = 5
-"""Words in an instruction phrase (as ``evaluate.instructions`` counts copies)."""
+"""Words in an instruction phrase (the engine's check and ``evaluate.instructions`` both);
+five ordinary words rarely repeat a prompt by chance."""
 _JINJA = re.compile(r"\{\{.*?\}\}|\{%.*?%\}|\{#.*?#\}", re.DOTALL)
 _BREAK = re.compile(r"\n|<[^<>\n]{0,60}>|\*\*")
 
 
+def template_segments(source: str) -> list[str]:
+    """The fixed text of a template in pieces that no phrase may span (a Jinja expression,
+    a line break or a placeholder: a phrase is text the model was shown)."""
+    pieces: list[str] = []
+    for chunk in _JINJA.split(source):
+        pieces += [p.strip() for p in _BREAK.split(chunk) if p.strip()]
+    return pieces
+
+
 def instruction_ngrams(sources: Iterable[str], n: int = COPY_N) -> frozenset[tuple[str, ...]]:
-    """Every run of ``n`` words of the templates' fixed text (no run spans a Jinja
-    expression, a line break or a placeholder: it is text the model was shown)."""
+    """Every run of ``n`` words of the templates' fixed text."""
     grams: set[tuple[str, ...]] = set()
     for source in sources:
-        for chunk in _JINJA.split(source):
-            for piece in _BREAK.split(chunk):
-                grams.update(ngrams(words(piece), n))
+        for piece in template_segments(source):
+            grams.update(ngrams(words(piece), n))
     return frozenset(grams)
 
 
